@@ -1,0 +1,5 @@
+"""Vigil: an open-source AI site reliability engineer."""
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

@@ -1,0 +1,94 @@
+"""`POST /api/v1/webhooks/{source}`: authenticate, parse, store durably, then answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from vigil.interfaces.api.deps import RuntimeDep, error_response
+from vigil.interfaces.api.webhook_auth import verify
+from vigil.interfaces.runtime import Runtime
+from vigil.pipeline import IntakeRejected
+from vigil.pipeline.deadletters import NewDeadLetter
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """Read at most `limit + 1` bytes so an oversized body is refused, not buffered."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)
+
+
+@router.post(
+    "/{source}",
+    status_code=202,
+    responses={
+        200: {"description": "Already stored (a redelivery); nothing counted twice"},
+        400: {"description": "Body is not JSON (dead-lettered)"},
+        401: {"description": "Missing or wrong credential"},
+        404: {"description": "Unknown source (dead-lettered)"},
+        413: {"description": "Body too large (dead-lettered)"},
+        422: {"description": "Payload does not match the source's format (dead-lettered)"},
+        503: {"description": "Storage unavailable; retry"},
+    },
+)
+async def receive(source: str, request: Request, runtime: RuntimeDep) -> Response:
+    """Accept one webhook delivery. A 2xx means the body is durably stored."""
+    settings = runtime.settings
+    auth = settings.auth_for(source)
+    body = await _read_body(request, settings.max_body_bytes)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    if not verify(auth, headers, dict(request.query_params), body):
+        label = source if source in runtime.sources else "unknown"
+        runtime.metrics.webhooks_rejected.labels(label, "unauthorized").inc()
+        response = error_response(401, "missing or invalid credential for this source")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    if source not in runtime.sources:
+        return await _unknown_source(runtime, source, body, auth.tenant)
+    try:
+        result = await runtime.intake.accept(source, body, tenant_id=auth.tenant, headers=headers)
+    except IntakeRejected as exc:
+        return error_response(
+            exc.status, exc.problem, field=exc.field, dead_letter_id=exc.dead_letter_id
+        )
+    except Exception:
+        runtime.metrics.webhooks_rejected.labels(source, "unavailable").inc()
+        response = error_response(503, "storage unavailable, nothing was stored; retry")
+        response.headers["Retry-After"] = "1"
+        return response
+    content: dict[str, Any] = {
+        "status": "duplicate" if result.duplicate else "accepted",
+        "intake_id": result.intake_id,
+        "events": result.events,
+    }
+    return JSONResponse(status_code=200 if result.duplicate else 202, content=content)
+
+
+async def _unknown_source(runtime: Runtime, source: str, body: bytes, tenant: str) -> Response:
+    # Label "unknown", not the name: arbitrary names must not grow the metric's cardinality.
+    runtime.metrics.webhooks_rejected.labels("unknown", "unknown_source").inc()
+    problem = f"unknown source {source!r}; known: {', '.join(runtime.sources.names())}"
+    letter = NewDeadLetter(
+        tenant_id=tenant,
+        source=source[:64],
+        kind="payload",
+        stage="route",
+        field="source",
+        reason=problem,
+        payload=body.decode("utf-8", "replace"),
+        received_at=runtime.clock.now(),
+    )
+    dead_letter_id = await runtime.intake.write_dead_letter(letter)
+    return error_response(404, problem, field="source", dead_letter_id=dead_letter_id)

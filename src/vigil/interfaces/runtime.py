@@ -1,0 +1,58 @@
+"""The running service's parts, as the interfaces see them (built by vigil.wiring)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vigil.pipeline import DeadLetterReplayer, IntakeService, IntakeWriter, Processor
+from vigil.platform import Clock, Database, IdFactory, Metrics, Settings
+from vigil.platform.migrate import upgrade
+from vigil.sources import SourceRegistry
+
+__all__ = ["Runtime", "RuntimeFactory"]
+
+
+@dataclass
+class Runtime:
+    """Everything a request, job or command needs; `start` resumes pending work."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    ids: IdFactory
+    metrics: Metrics
+    sources: SourceRegistry
+    writer: IntakeWriter
+    intake: IntakeService
+    processor: Processor
+    replayer: DeadLetterReplayer
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self, *, migrate: bool = True, background: bool = True) -> None:
+        """Migrate, start the intake writer, and process what a previous run left pending."""
+        if migrate:
+            await upgrade(self.db)
+        await self.writer.start()
+        if background:
+            self._stop.clear()
+            self._task = asyncio.create_task(self.processor.run(self._stop), name="vigil-processor")
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+        if self._task is not None:
+            self._stop.set()
+            self._processor_wake()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.db.dispose()
+
+    def _processor_wake(self) -> None:
+        self.processor.notify([])
+
+
+RuntimeFactory = Callable[[Settings], Runtime]

@@ -1,0 +1,50 @@
+"""The service catalogue: owner team, tier, dependencies, runbook and repository per service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+__all__ = ["ServiceCatalog", "ServiceInfo", "load_catalog"]
+
+
+class ServiceInfo(BaseModel):
+    """One service as its owners describe it. Tier 1 is the most critical."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    team: str | None = None
+    tier: Literal[1, 2, 3] = 3
+    dependencies: list[str] = []
+    runbook_url: str | None = None
+    repository: str | None = None
+    aliases: list[str] = []
+
+
+class ServiceCatalog(BaseModel):
+    """Lookup by service name or alias."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    services: list[ServiceInfo] = Field(default_factory=list)
+    _index: dict[str, ServiceInfo] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: object, /) -> None:
+        for info in self.services:
+            for name in (info.name, *info.aliases):
+                self._index[name] = info
+
+    def get(self, name: str | None) -> ServiceInfo | None:
+        return self._index.get(name) if name else None
+
+
+def load_catalog(path: Path | None) -> ServiceCatalog:
+    """Read the catalogue YAML (`services: [...]`); no path means an empty catalogue."""
+    if path is None:
+        return ServiceCatalog()
+    data = yaml.safe_load(path.read_text()) or {}
+    return ServiceCatalog.model_validate(data)

@@ -1,0 +1,129 @@
+"""Dead letters: every payload or event Vigil could not take, with the reason, replayable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigil.pipeline.tables import dead_letters
+
+__all__ = [
+    "DeadLetter",
+    "NewDeadLetter",
+    "count_dead_letters",
+    "get_dead_letter",
+    "insert_dead_letters",
+    "list_dead_letters",
+    "mark_replayed",
+]
+
+# A dead letter keeps at most this much of an oversized body.
+MAX_KEPT_PAYLOAD = 256 * 1024
+
+
+class DeadLetter(BaseModel):
+    """`kind` is `payload` (a raw request body) or `event` (one canonical event as JSON)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    tenant_id: str
+    source: str
+    kind: str
+    stage: str
+    field: str
+    reason: str
+    payload: str
+    headers: dict[str, str]
+    received_at: datetime
+    created_at: datetime
+    intake_id: str | None
+    replayed_at: datetime | None
+    replay_result: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDeadLetter:
+    tenant_id: str
+    source: str
+    kind: str
+    stage: str
+    field: str
+    reason: str
+    payload: str
+    received_at: datetime
+    headers: dict[str, str] | None = None
+    intake_id: str | None = None
+
+    def row(self, dead_letter_id: str, now: datetime) -> dict[str, Any]:
+        return {
+            "id": dead_letter_id,
+            "tenant_id": self.tenant_id,
+            "source": self.source,
+            "kind": self.kind,
+            "stage": self.stage,
+            "field": self.field[:255],
+            "reason": self.reason,
+            "payload": self.payload[:MAX_KEPT_PAYLOAD],
+            "headers": self.headers or {},
+            "received_at": self.received_at,
+            "created_at": now,
+            "intake_id": self.intake_id,
+        }
+
+
+async def insert_dead_letters(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(dead_letters.insert(), rows)
+
+
+async def list_dead_letters(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    limit: int = 100,
+    before_id: str | None = None,
+    pending_only: bool = False,
+) -> list[DeadLetter]:
+    """Newest first; `pending_only` hides the ones already replayed successfully."""
+    where = [dead_letters.c.tenant_id == tenant_id]
+    if before_id:
+        where.append(dead_letters.c.id < before_id)
+    if pending_only:
+        where.append(dead_letters.c.replayed_at.is_(None))
+    query = sa.select(dead_letters).where(*where).order_by(dead_letters.c.id.desc()).limit(limit)
+    rows = (await session.execute(query)).mappings()
+    return [DeadLetter.model_validate(dict(row)) for row in rows]
+
+
+async def count_dead_letters(session: AsyncSession, tenant_id: str | None = None) -> int:
+    query = sa.select(sa.func.count()).select_from(dead_letters)
+    if tenant_id is not None:
+        query = query.where(dead_letters.c.tenant_id == tenant_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def get_dead_letter(
+    session: AsyncSession, tenant_id: str, dead_letter_id: str
+) -> DeadLetter | None:
+    query = sa.select(dead_letters).where(
+        dead_letters.c.tenant_id == tenant_id, dead_letters.c.id == dead_letter_id
+    )
+    row = (await session.execute(query)).mappings().first()
+    return DeadLetter.model_validate(dict(row)) if row else None
+
+
+async def mark_replayed(
+    session: AsyncSession, dead_letter_id: str, *, at: datetime | None, result: str
+) -> None:
+    """Record a replay attempt; `at` is set only when the replay succeeded."""
+    await session.execute(
+        dead_letters.update()
+        .where(dead_letters.c.id == dead_letter_id)
+        .values(replayed_at=at, replay_result=result)
+    )

@@ -1,0 +1,266 @@
+"""Processes stored intake through the stage sequence; resumes whatever a crash left pending."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from vigil.events import Event
+from vigil.pipeline.base import Item, StageContext
+from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters
+from vigil.pipeline.intake import StoredIntake
+from vigil.pipeline.sequence import Outcome, Sequence
+from vigil.pipeline.tables import intake
+from vigil.platform.clock import Clock
+from vigil.platform.db import Database
+from vigil.platform.ids import IdFactory
+from vigil.platform.metrics import Metrics
+from vigil.sources import PayloadError, SourceRegistry
+
+__all__ = ["BatchReport", "Processor"]
+
+log = logging.getLogger(__name__)
+
+# Parsed events kept for requests the writer just stored, so they are not parsed twice.
+_MAX_HINTS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    requests: int
+    stored: int
+    folded: int
+    redelivered: int
+    silenced: int
+    dead_lettered: int
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | TimeoutError | OSError | ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+class Processor:
+    """Takes pending intake rows oldest first, runs the sequence and marks them done, all in
+    one transaction per batch. A batch that fails for a non-transient reason is split
+    until the poison request is alone; that one is dead-lettered."""
+
+    def __init__(  # noqa: PLR0913 - wired once in wiring.py
+        self,
+        db: Database,
+        sources: SourceRegistry,
+        sequence: Sequence,
+        clock: Clock,
+        ids: IdFactory,
+        metrics: Metrics,
+        batch_size: int = 400,
+    ) -> None:
+        self._db, self._sources, self._sequence = db, sources, sequence
+        self._clock, self._ids, self._metrics = clock, ids, metrics
+        self._batch_size = batch_size
+        self._hints: dict[str, list[Event]] = {}
+        self._wake = asyncio.Event()
+
+    def notify(self, stored: list[StoredIntake]) -> None:
+        """Called by the intake writer after a commit: remember the parse, wake up."""
+        for item in stored:
+            if item.events is not None and len(self._hints) < _MAX_HINTS:
+                self._hints[item.id] = item.events
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, idle_poll: float = 1.0) -> None:
+        """Process until `stop` is set; polls every `idle_poll` s for work from elsewhere."""
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                await self.drain()
+                backoff = 0.1
+            except Exception:
+                log.exception("processing failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            self._wake.clear()
+            with_timeout = asyncio.wait_for(self._wake.wait(), timeout=idle_poll)
+            try:
+                await with_timeout
+            except TimeoutError:
+                pass
+
+    async def drain(self) -> int:
+        """Process pending intake until none is left; returns requests processed."""
+        total = 0
+        while True:
+            rows = await self._pending()
+            if not rows:
+                await self._update_backlog()
+                return total
+            await self._process(rows)
+            total += len(rows)
+
+    async def backlog(self) -> int:
+        async with self._db.session() as session:
+            query = sa.select(sa.func.count()).select_from(intake).where(intake.c.state == "pending")
+            return int((await session.execute(query)).scalar_one())
+
+    async def _update_backlog(self) -> None:
+        self._metrics.backlog.set(await self.backlog())
+
+    async def _pending(self) -> list[Mapping[str, Any]]:
+        async with self._db.session() as session:
+            query = (
+                sa.select(intake)
+                .where(intake.c.state == "pending")
+                .order_by(intake.c.id)
+                .limit(self._batch_size)
+            )
+            return list((await session.execute(query)).mappings())
+
+    async def _process(self, rows: list[Mapping[str, Any]]) -> None:
+        try:
+            await self._process_batch(rows)
+        except Exception as exc:
+            if _retryable(exc):
+                raise
+            if len(rows) == 1:
+                await self._poison(rows[0], exc)
+                return
+            half = len(rows) // 2
+            await self._process(rows[:half])
+            await self._process(rows[half:])
+
+    def _items(self, row: Mapping[str, Any]) -> list[Item]:
+        events = self._hints.pop(row["id"], None)
+        if events is None:
+            source = self._sources.get(row["source"])
+            events = source.parse(
+                orjson.loads(row["body"]), received_at=row["received_at"], tenant_id=row["tenant_id"]
+            )
+        return [Item(event=event, intake_id=row["id"]) for event in events]
+
+    async def _process_batch(self, rows: list[Mapping[str, Any]]) -> None:
+        now = self._clock.now()
+        items: list[Item] = []
+        letters: list[NewDeadLetter] = []
+        failed_ids: list[str] = []
+        for row in rows:
+            try:
+                items.extend(self._items(row))
+            except (PayloadError, KeyError, orjson.JSONDecodeError) as exc:
+                letters.append(_payload_letter(row, "parse", exc))
+                failed_ids.append(row["id"])
+        async with self._db.session() as session:
+            outcome = await self._sequence(items, StageContext(session, now))
+            letters.extend(_event_letter(item) for item in outcome.failed)
+            rows_dl = [letter.row(self._ids.new(), now) for letter in letters]
+            await insert_dead_letters(session, rows_dl)
+            done = [row["id"] for row in rows if row["id"] not in failed_ids]
+            await _mark(session, done, "done", now)
+            await _mark(session, failed_ids, "failed", now)
+            await session.commit()
+        self._account(rows, outcome, letters)
+
+    def _account(
+        self, rows: list[Mapping[str, Any]], outcome: Outcome, letters: list[NewDeadLetter]
+    ) -> None:
+        m = self._metrics
+        finished = self._clock.now()
+        for row in rows:
+            m.processing_latency.observe(max(0.0, (finished - row["received_at"]).total_seconds()))
+        for item in outcome.stored:
+            source = item.event.source
+            (m.events_deduplicated if item.folded else m.events_accepted).labels(source).inc()
+            if item.silenced_by:
+                m.events_silenced.labels(source).inc()
+        for item in outcome.dropped:
+            m.events_redelivered.labels(item.event.source).inc()
+        for letter in letters:
+            m.dead_letters.labels(letter.source, letter.stage).inc()
+
+    async def _poison(self, row: Mapping[str, Any], exc: Exception) -> None:
+        log.error("request %s dead-lettered: %r", row["id"], exc)
+        now = self._clock.now()
+        letter = _payload_letter(row, "process", exc)
+        async with self._db.session() as session:
+            await insert_dead_letters(session, [letter.row(self._ids.new(), now)])
+            await _mark(session, [row["id"]], "failed", now, error=repr(exc))
+            await session.commit()
+        self._metrics.dead_letters.labels(letter.source, letter.stage).inc()
+
+    async def process_events(self, events: list[Event], *, dead_letter: bool = True) -> Outcome:
+        """Run events through the sequence and commit. With `dead_letter=False` (a replay),
+        failures are reported in the outcome but not written again."""
+        now = self._clock.now()
+        async with self._db.session() as session:
+            ctx = StageContext(session, now)
+            outcome = await self._sequence([Item(event=e) for e in events], ctx)
+            letters = [_event_letter(item) for item in outcome.failed] if dead_letter else []
+            await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
+            await session.commit()
+        self._account([], outcome, letters)
+        return outcome
+
+    def summarise(self, outcome: Outcome) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for item in outcome.stored:
+            counts["folded" if item.folded else "stored"] += 1
+            counts["silenced"] += bool(item.silenced_by)
+        counts["redelivered"] = len(outcome.dropped)
+        counts["dead_lettered"] = len(outcome.failed)
+        return counts
+
+
+async def _mark(
+    session: Any, ids: list[str], state: str, now: Any, *, error: str | None = None
+) -> None:
+    if ids:
+        await session.execute(
+            intake.update()
+            .where(intake.c.id.in_(ids))
+            .values(state=state, processed_at=now, attempts=intake.c.attempts + 1, error=error)
+        )
+
+
+def _payload_letter(row: Mapping[str, Any], stage: str, exc: Exception) -> NewDeadLetter:
+    field = exc.field if isinstance(exc, PayloadError) else ""
+    reason = exc.problem if isinstance(exc, PayloadError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, KeyError):
+        reason = f"source {row['source']!r} is not installed"
+    return NewDeadLetter(
+        tenant_id=row["tenant_id"],
+        source=row["source"],
+        kind="payload",
+        stage=stage,
+        field=field,
+        reason=reason,
+        payload=row["body"],
+        received_at=row["received_at"],
+        headers=row["headers"],
+        intake_id=row["id"],
+    )
+
+
+def _event_letter(item: Item) -> NewDeadLetter:
+    failure = item.failure
+    assert failure is not None
+    event = item.event
+    return NewDeadLetter(
+        tenant_id=event.tenant_id,
+        source=event.source,
+        kind="event",
+        stage=failure.stage,
+        field=failure.field,
+        reason=failure.reason,
+        payload=event.model_dump_json(),
+        received_at=event.received_at,
+        intake_id=item.intake_id,
+    )

@@ -1,0 +1,209 @@
+"""Queries over stored events, receipts and silences. Repositories never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigil.pipeline.tables import events, receipts, silences
+from vigil.platform.settings import Matcher
+
+__all__ = [
+    "EventQuery",
+    "StoredEvent",
+    "StoredSilence",
+    "active_silences",
+    "count_events",
+    "get_event",
+    "insert_events",
+    "insert_receipts",
+    "insert_silence",
+    "known_receipts",
+    "latest_by_fingerprint",
+    "list_events",
+    "update_events",
+]
+
+# SQLite allows 32766 bound parameters; stay far below for IN lists.
+_CHUNK = 900
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+class StoredEvent(BaseModel):
+    """An event as stored after deduplication, enrichment, classification and silencing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    tenant_id: str
+    source: str
+    event_type: str
+    fingerprint: str
+    ts: datetime
+    received_at: datetime
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    service: str | None
+    severity: str
+    status: str
+    priority: str
+    title: str
+    description: str
+    entity: dict[str, Any]
+    labels: dict[str, str]
+    correlation_ids: dict[str, Any]
+    enrichment: dict[str, Any]
+    raw: dict[str, Any]
+    ingest_id: str
+    last_ingest_id: str
+    schema_version: int
+    occurrences: int
+    flaps: int
+    silenced_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    tenant_id: str
+    service: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    before_id: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSilence:
+    id: str
+    tenant_id: str
+    matchers: list[Matcher]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+
+
+async def known_receipts(session: AsyncSession, tenant_id: str, ids: Sequence[str]) -> set[str]:
+    """The subset of `ids` already accepted for this tenant."""
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        query = sa.select(receipts.c.ingest_id).where(
+            receipts.c.tenant_id == tenant_id, receipts.c.ingest_id.in_(chunk)
+        )
+        found.update((await session.execute(query)).scalars())
+    return found
+
+
+async def latest_by_fingerprint(
+    session: AsyncSession, tenant_id: str, fingerprints: Sequence[str], since: datetime
+) -> dict[str, Mapping[str, Any]]:
+    """The newest stored event per fingerprint seen at or after `since`."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for chunk in _chunks(fingerprints):
+        query = sa.select(events).where(
+            events.c.tenant_id == tenant_id,
+            events.c.fingerprint.in_(chunk),
+            events.c.last_seen >= since,
+        )
+        for row in (await session.execute(query)).mappings():
+            best = latest.get(row["fingerprint"])
+            if best is None or row["last_seen"] > best["last_seen"]:
+                latest[row["fingerprint"]] = row
+    return latest
+
+
+async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(events.insert(), rows)
+
+
+async def update_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Fold repeats into stored events; each row carries `b_id` and the new values."""
+    if not rows:
+        return
+    values = {key: sa.bindparam(key) for key in rows[0] if key != "b_id"}
+    stmt = events.update().where(events.c.id == sa.bindparam("b_id")).values(values)
+    await session.execute(stmt, rows)
+
+
+async def insert_receipts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(receipts.insert(), rows)
+
+
+def _event_filters(q: EventQuery) -> list[sa.ColumnElement[bool]]:
+    where = [events.c.tenant_id == q.tenant_id]
+    if q.service:
+        where.append(events.c.service == q.service)
+    if q.severity:
+        where.append(events.c.severity == q.severity)
+    if q.status:
+        where.append(events.c.status == q.status)
+    if q.since:
+        where.append(events.c.last_seen >= q.since)
+    return where
+
+
+async def list_events(session: AsyncSession, q: EventQuery) -> list[StoredEvent]:
+    """Newest first; page with `before_id` = the last id of the previous page."""
+    where = _event_filters(q)
+    if q.before_id:
+        where.append(events.c.id < q.before_id)
+    query = sa.select(events).where(*where).order_by(events.c.id.desc()).limit(q.limit)
+    rows = (await session.execute(query)).mappings()
+    return [StoredEvent.model_validate(dict(row)) for row in rows]
+
+
+async def count_events(session: AsyncSession, q: EventQuery) -> int:
+    query = sa.select(sa.func.count()).select_from(events).where(*_event_filters(q))
+    return int((await session.execute(query)).scalar_one())
+
+
+async def get_event(session: AsyncSession, tenant_id: str, event_id: str) -> StoredEvent | None:
+    query = sa.select(events).where(events.c.tenant_id == tenant_id, events.c.id == event_id)
+    row = (await session.execute(query)).mappings().first()
+    return StoredEvent.model_validate(dict(row)) if row else None
+
+
+async def active_silences(session: AsyncSession, now: datetime) -> list[StoredSilence]:
+    """Silences not yet expired (a silence starting later is returned too)."""
+    query = sa.select(silences).where(silences.c.ends_at > now)
+    return [
+        StoredSilence(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            matchers=[Matcher.model_validate(m) for m in row["matchers"]],
+            starts_at=row["starts_at"],
+            ends_at=row["ends_at"],
+            created_by=row["created_by"],
+            comment=row["comment"],
+        )
+        for row in (await session.execute(query)).mappings()
+    ]
+
+
+async def insert_silence(session: AsyncSession, silence: StoredSilence, now: datetime) -> None:
+    await session.execute(
+        silences.insert().values(
+            id=silence.id,
+            tenant_id=silence.tenant_id,
+            matchers=[m.model_dump() for m in silence.matchers],
+            starts_at=silence.starts_at,
+            ends_at=silence.ends_at,
+            created_by=silence.created_by,
+            comment=silence.comment,
+            created_at=now,
+        )
+    )

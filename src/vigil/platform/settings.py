@@ -1,0 +1,172 @@
+"""Vigil's settings: a YAML file plus `VIGIL_*` environment overrides, loaded once in wiring."""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import platformdirs
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+__all__ = [
+    "MaintenanceWindow",
+    "Matcher",
+    "PriorityRule",
+    "SilenceRule",
+    "Settings",
+    "WebhookAuth",
+    "default_config_path",
+    "default_database_url",
+    "load_settings",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WebhookAuth(_Model):
+    """How one source's webhook proves who it is.
+
+    `bearer`: `Authorization: Bearer <token>` (or `?token=`); `hmac`: the vendor's signature
+    header over the raw body (PagerDuty v3 `X-PagerDuty-Signature: v1=<hex>`); `none` only
+    for trusted networks.
+    """
+
+    mode: Literal["none", "bearer", "hmac"] = "none"
+    token: SecretStr | None = None
+    secret: SecretStr | None = None
+    tenant: str = "default"
+
+    @model_validator(mode="after")
+    def _credential_present(self) -> WebhookAuth:
+        if self.mode == "bearer" and not self.token:
+            raise ValueError("bearer auth needs a token")
+        if self.mode == "hmac" and not self.secret:
+            raise ValueError("hmac auth needs a secret")
+        return self
+
+
+class Matcher(_Model):
+    """Alertmanager-style label matcher: `=`, `!=`, `=~`, `!~` (regex fully anchored)."""
+
+    name: str
+    value: str
+    op: Literal["=", "!=", "=~", "!~"] = "="
+
+
+class SilenceRule(_Model):
+    """Mute matching events between `starts_at` and `ends_at` (expiry)."""
+
+    id: str
+    matchers: list[Matcher] = Field(min_length=1)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime
+    comment: str = ""
+    created_by: str = "config"
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class MaintenanceWindow(_Model):
+    """A recurring window (days + local start/end time) that mutes matching events."""
+
+    name: str
+    matchers: list[Matcher] = Field(min_length=1)
+    days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    start: time
+    end: time
+    timezone: str = "UTC"
+    expires_at: AwareDatetime | None = None
+
+
+class PriorityRule(_Model):
+    """When every matcher matches, the event gets this priority (first rule wins)."""
+
+    matchers: list[Matcher] = Field(min_length=1)
+    priority: Literal["P0", "P1", "P2", "P3"]
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("vigil", appauthor=False))
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'vigil.db'}"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir("vigil", appauthor=False)) / "vigil.yaml"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Env names are `VIGIL_<FIELD>` (nested: `__`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database_url: str = Field(default_factory=default_database_url)
+    database_schema: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_tenant: str = "default"
+    dedup_window_seconds: float = Field(default=6 * 3600, gt=0)
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
+    max_future_skew_seconds: float = Field(default=300, ge=0)
+    max_event_age_days: float = Field(default=30, gt=0)
+    catalog_path: Path | None = None
+    webhooks: dict[str, WebhookAuth] = {}
+    silences: list[SilenceRule] = []
+    maintenance_windows: list[MaintenanceWindow] = []
+    priority_rules: list[PriorityRule] = []
+    processor_batch_size: int = Field(default=400, gt=0)
+    log_level: str = "info"
+
+    # The YAML file this class reads; load_settings binds it on a subclass.
+    config_file: ClassVar[Path | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = getattr(settings_cls, "config_file", None)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if yaml_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    def auth_for(self, source: str) -> WebhookAuth:
+        return self.webhooks.get(source, WebhookAuth(tenant=self.default_tenant))
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load once: explicit overrides > `VIGIL_*` env > YAML file > defaults.
+
+    The YAML file is `config_file`, else `$VIGIL_CONFIG`, else the user config dir's
+    `vigil.yaml` when it exists.
+    """
+    path = config_file
+    if path is None and os.environ.get("VIGIL_CONFIG"):
+        path = Path(os.environ["VIGIL_CONFIG"])
+    if path is None and default_config_path().exists():
+        path = default_config_path()
+    if path is not None and not path.exists():
+        raise FileNotFoundError(f"config file not found: {path}")
+    overrides.pop("config", None)
+    bound: type[Settings] = type("Settings", (Settings,), {"config_file": path})
+    return bound(**overrides)

@@ -1,0 +1,3 @@
+"""The remediation layer of Vigil (see DESIGN.md); filled in by later issues."""
+
+__all__: list[str] = []

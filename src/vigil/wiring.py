@@ -1,0 +1,77 @@
+"""Composition root: the one place that names concrete classes and the stage order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from vigil.interfaces.runtime import Runtime
+from vigil.pipeline import (
+    DeadLetterReplayer,
+    IntakeService,
+    IntakeWriter,
+    Processor,
+    Sequence,
+    ServiceCatalog,
+    load_catalog,
+)
+from vigil.pipeline.classify import ClassifyStage
+from vigil.pipeline.dedup import DedupStage
+from vigil.pipeline.enrich import EnrichStage
+from vigil.pipeline.silence import SilenceStage
+from vigil.pipeline.store import StoreStage
+from vigil.pipeline.validate import ValidateStage
+from vigil.platform import Clock, Database, IdFactory, Metrics, Settings, SystemClock
+from vigil.sources import load_sources
+
+__all__ = ["build_runtime", "build_sequence", "main"]
+
+
+def build_sequence(settings: Settings, catalog: ServiceCatalog, ids: IdFactory) -> Sequence:
+    """The pipeline, top to bottom."""
+    return Sequence(
+        [
+            ValidateStage(
+                max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
+                max_age=timedelta(days=settings.max_event_age_days),
+            ),
+            DedupStage(window=timedelta(seconds=settings.dedup_window_seconds)),
+            EnrichStage(catalog),
+            ClassifyStage(settings.priority_rules),
+            SilenceStage(settings.silences, settings.maintenance_windows),
+            StoreStage(ids),
+        ]
+    )
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    clock = clock or SystemClock()
+    ids = IdFactory(clock)
+    metrics = Metrics()
+    db = Database(settings.database_url, schema=settings.database_schema)
+    sources = load_sources()
+    sequence = build_sequence(settings, load_catalog(settings.catalog_path), ids)
+    processor = Processor(
+        db, sources, sequence, clock, ids, metrics, batch_size=settings.processor_batch_size
+    )
+    writer = IntakeWriter(db, ids, on_stored=processor.notify)
+    intake = IntakeService(db, sources, writer, clock, ids, metrics, settings.max_body_bytes)
+    replayer = DeadLetterReplayer(db, sources, processor, clock, ids)
+    return Runtime(
+        settings=settings,
+        db=db,
+        clock=clock,
+        ids=ids,
+        metrics=metrics,
+        sources=sources,
+        writer=writer,
+        intake=intake,
+        processor=processor,
+        replayer=replayer,
+    )
+
+
+def main() -> None:
+    """The `vigil` command."""
+    from vigil.interfaces.cli import run
+
+    run(build_runtime)
