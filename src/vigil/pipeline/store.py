@@ -55,7 +55,8 @@ def _fold(row: dict[str, Any], item: Item) -> None:
     row["last_ingest_id"] = event.ingest_id
     if event.ts < row["ts"]:
         return
-    if event.status.value != row["status"]:
+    # A flap is a re-fire after a resolve, not the ordinary resolve itself.
+    if row["status"] == EventStatus.RESOLVED.value and event.status is EventStatus.FIRING:
         row["flaps"] += 1
     row.update(
         ts=event.ts,

@@ -1,0 +1,279 @@
+"""The `vigil` command (Typer + rich); a thin sync shim over the async core."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vigil.events import EventStatus, Severity
+from vigil.interfaces.runtime import Runtime, RuntimeFactory
+from vigil.pipeline import IntakeRejected
+from vigil.pipeline.deadletters import list_dead_letters
+from vigil.pipeline.repository import EventQuery, list_events
+from vigil.platform import Settings, load_settings
+from vigil.platform.migrate import current_revision, head_revision, upgrade
+
+__all__ = ["State", "app", "run"]
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Vigil, an open-source AI site reliability engineer.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead letters: what could not be ingested, and replay.")
+eval_app = typer.Typer(help="Score Vigil on labelled data and public benchmarks.")
+bench_app = typer.Typer(help="Benchmarks (print figures; never part of the tests).")
+app.add_typer(db_app, name="db")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(eval_app, name="eval")
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+
+
+@dataclass
+class State:
+    """What every command gets: how to build the runtime, and the settings options."""
+
+    factory: RuntimeFactory
+    config: Path | None = None
+    database_url: str | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        if self.database_url:
+            overrides.setdefault("database_url", self.database_url)
+        return load_settings(self.config, **overrides)
+
+    def runtime(self, **overrides: Any) -> Runtime:
+        return self.factory(self.settings(**overrides))
+
+
+def _state(ctx: typer.Context) -> State:
+    state: State = ctx.obj
+    return state
+
+
+def _run(coro: Awaitable[T]) -> T:
+    async def wrapped() -> T:
+        return await coro
+
+    return asyncio.run(wrapped())
+
+
+async def _with_runtime(runtime: Runtime, body: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Start the runtime (migrate, writer; no background loop), run `body`, stop."""
+    await runtime.start(background=False)
+    try:
+        return await body(runtime)
+    finally:
+        await runtime.stop()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML settings file", envvar=None)
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Override VIGIL_DATABASE_URL")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
+    state = _state(ctx)
+    state.config, state.database_url = config, database_url
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Run the API and the in-process pipeline until interrupted."""
+    import uvicorn
+
+    from vigil.interfaces.api import create_app
+
+    state = _state(ctx)
+    runtime = state.runtime()
+    settings = runtime.settings
+    console.print(f"Vigil on http://{host or settings.host}:{port or settings.port}  (docs: /docs)")
+    console.print(f"database: {runtime.db.display_url}")
+    uvicorn.run(
+        create_app(runtime),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON body")],
+    source: Annotated[str, typer.Option("--source", "-s", help="Source name, e.g. alertmanager")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant (default: settings)")] = None,
+) -> None:
+    """Ingest one payload file through the same pipeline as the webhook."""
+
+    async def body(runtime: Runtime) -> None:
+        if source not in runtime.sources:
+            console.print(f"[red]unknown source {source!r}[/]; known: {runtime.sources.names()}")
+            raise typer.Exit(2)
+        try:
+            result = await runtime.intake.accept(
+                source,
+                file.read_bytes(),
+                tenant_id=tenant or runtime.settings.default_tenant,
+                headers={"user-agent": "vigil-cli"},
+            )
+        except IntakeRejected as exc:
+            console.print(f"[red]rejected[/] {exc.field or 'body'}: {exc.problem}")
+            console.print(f"dead letter {exc.dead_letter_id}")
+            raise typer.Exit(1) from None
+        await runtime.processor.drain()
+        word = "duplicate of" if result.duplicate else "stored as"
+        console.print(f"{result.events} event(s); request {word} {result.intake_id}")
+
+    _run(_with_runtime(_state(ctx).runtime(), body))
+
+
+@app.command()
+def events(  # noqa: PLR0913 - filters
+    ctx: typer.Context,
+    service: Annotated[str | None, typer.Option()] = None,
+    severity: Annotated[Severity | None, typer.Option()] = None,
+    status: Annotated[EventStatus | None, typer.Option()] = None,
+    since: Annotated[datetime | None, typer.Option(help="ISO time (UTC if no zone)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List stored events, newest first."""
+    from datetime import UTC
+
+    state = _state(ctx)
+
+    async def body(runtime: Runtime) -> None:
+        query = EventQuery(
+            tenant_id=runtime.settings.default_tenant,
+            service=service,
+            severity=severity.value if severity else None,
+            status=status.value if status else None,
+            since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+            limit=limit,
+        )
+        async with runtime.db.session() as session:
+            found = await list_events(session, query)
+        if as_json:
+            print(json.dumps([e.model_dump(mode="json") for e in found], indent=2))
+            return
+        table = Table("id", "last seen", "sev", "pri", "status", "service", "title", "n")
+        for e in found:
+            muted = " (silenced)" if e.silenced_by else ""
+            table.add_row(
+                e.id, e.last_seen.strftime("%H:%M:%S"), e.severity, e.priority,
+                e.status + muted, e.service or "-", e.title[:60], str(e.occurrences),
+            )  # fmt: skip
+        console.print(table)
+
+    _run(_with_runtime(state.runtime(), body))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    ctx: typer.Context,
+    show_all: Annotated[bool, typer.Option("--all", help="Include replayed ones")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+) -> None:
+    """Dead letters, newest first (pending only unless --all)."""
+
+    async def body(runtime: Runtime) -> None:
+        async with runtime.db.session() as session:
+            found = await list_dead_letters(
+                session, runtime.settings.default_tenant, limit=limit, pending_only=not show_all
+            )
+        table = Table("id", "received", "source", "stage", "field", "reason", "replayed")
+        for d in found:
+            table.add_row(
+                d.id, d.received_at.strftime("%m-%d %H:%M:%S"), d.source, d.stage,
+                d.field or "-", d.reason[:70], d.replay_result or "",
+            )  # fmt: skip
+        console.print(table)
+
+    _run(_with_runtime(_state(ctx).runtime(), body))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ctx: typer.Context,
+    ids: Annotated[list[str] | None, typer.Argument(help="Dead letter ids")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="Every pending dead letter")] = False,
+) -> None:
+    """Replay dead letters after a fix; a failure keeps the dead letter, with why."""
+    if not ids and not replay_all:
+        console.print("name dead letter ids, or --all")
+        raise typer.Exit(2)
+
+    async def body(runtime: Runtime) -> int:
+        tenant = runtime.settings.default_tenant
+        targets = list(ids or [])
+        if replay_all:
+            async with runtime.db.session() as session:
+                pending = await list_dead_letters(session, tenant, limit=1000, pending_only=True)
+            targets = [d.id for d in pending]
+        failed = 0
+        for dead_letter_id in targets:
+            result = await runtime.replayer.replay(tenant, dead_letter_id)
+            failed += not result.ok
+            mark = "[green]ok[/]" if result.ok else "[red]failed[/]"
+            console.print(f"{dead_letter_id} {mark} {result.detail}")
+        return failed
+
+    failed = _run(_with_runtime(_state(ctx).runtime(), body))
+    raise typer.Exit(1 if failed else 0)
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply the migrations (SQLite or Postgres, same migrations)."""
+    runtime = _state(ctx).runtime()
+
+    async def body() -> str | None:
+        await upgrade(runtime.db)
+        revision = await current_revision(runtime.db)
+        await runtime.db.dispose()
+        return revision
+
+    revision = _run(body())
+    console.print(f"{runtime.db.display_url} at revision {revision} (head {head_revision()})")
+
+
+def _register_extensions() -> None:
+    from vigil.interfaces.cli import bench, demo
+
+    demo.register(app)
+    bench.register(bench_app)
+    try:
+        from vigil.interfaces.cli import rca
+    except ImportError:  # lands with the RCA work
+        return
+    rca.register(app, eval_app)
+
+
+def run(factory: RuntimeFactory) -> None:
+    """Entry point used by `vigil.wiring.main`."""
+    _register_extensions()
+    command = typer.main.get_command(app)
+    command.main(obj=State(factory=factory), prog_name="vigil")

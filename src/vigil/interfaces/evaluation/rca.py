@@ -1,0 +1,141 @@
+"""Evaluate root-cause ranking on every labelled fault of a Nezha-layout folder.
+
+Window (documented default, :class:`WindowOptions`): the anomaly boundary is the fault's
+``inject_time``. Metrics are read from 10 minutes before to 3 minutes after it; spans and
+logs from 1 minute before to 3 minutes after, plus the day's fault-free
+``construct_data`` minutes as reference. Nothing later than 3 minutes after the boundary
+is ever read into the analysis. Each case is timed from reading to ranking.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from vigil.analysis.rca import analyze_bundle
+from vigil.analysis.rca_scoring import accuracy_at_k, average_at_5, kind_accuracy, rank_of
+from vigil.telemetry.nezha import NezhaFault, list_days, read_faults, read_nezha_window
+
+__all__ = ["CaseRow", "WindowOptions", "nezha_kind", "run_nezha", "summarise"]
+
+_KIND_MAP = {"cpu_contention": "cpu", "cpu_consumed": "cpu"}
+
+
+class WindowOptions(BaseModel):
+    """How much data around the boundary a case may read (minutes)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric_before: float = 10.0
+    events_before: float = 1.0
+    after: float = 3.0
+
+
+class CaseRow(BaseModel):
+    """One evaluated fault."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    system: str
+    day: str
+    inject_time: str
+    truth_service: str
+    truth_kind: str
+    ranked: list[str]
+    kind: str
+    rank: int | None
+    seconds: float
+    method: str = "vigil"
+
+
+def nezha_kind(inject_type: str) -> str:
+    """Nezha's fault type as a Vigil fault kind (both CPU faults are ``cpu``)."""
+    return _KIND_MAP.get(inject_type, inject_type)
+
+
+def _run_case(root: Path, fault: NezhaFault, window: WindowOptions) -> CaseRow:
+    started = time.perf_counter()
+    bundle = read_nezha_window(
+        root,
+        fault.day,
+        fault.time - timedelta(minutes=window.metric_before),
+        fault.time + timedelta(minutes=window.after),
+        fault.time - timedelta(minutes=window.events_before),
+    )
+    result = analyze_bundle(bundle, fault.time)
+    seconds = time.perf_counter() - started
+    ranked = [cause.service for cause in result.causes]
+    return CaseRow(
+        system=fault.system,
+        day=fault.day,
+        inject_time=fault.inject_time,
+        truth_service=fault.service,
+        truth_kind=nezha_kind(fault.kind),
+        ranked=ranked,
+        kind=result.causes[0].kind if result.causes else "unknown",
+        rank=rank_of(fault.service, ranked),
+        seconds=round(seconds, 4),
+    )
+
+
+def iter_nezha(
+    root: Path, window: WindowOptions | None = None, days: list[str] | None = None
+) -> Iterator[CaseRow]:
+    """Evaluate every labelled fault of every day found under ``root/rca_data``."""
+    options = window or WindowOptions()
+    for day in days if days is not None else list_days(root):
+        for fault in read_faults(root, day):
+            yield _run_case(root, fault, options)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summarise(rows: list[CaseRow]) -> dict[str, dict[str, Any]]:
+    """Per method/system/day: AC@1/3/5, Avg@5, kind accuracy, median and p95 seconds."""
+    groups: dict[str, list[CaseRow]] = {}
+    for row in rows:
+        groups.setdefault(f"{row.method}/{row.system}/{row.day}", []).append(row)
+    summary: dict[str, dict[str, Any]] = {}
+    for key, members in sorted(groups.items()):
+        ranks = [r.rank for r in members]
+        seconds = [r.seconds for r in members]
+        summary[key] = {
+            "method": members[0].method,
+            "system": members[0].system,
+            "day": members[0].day,
+            "cases": len(members),
+            "ac1": accuracy_at_k(ranks, 1),
+            "ac3": accuracy_at_k(ranks, 3),
+            "ac5": accuracy_at_k(ranks, 5),
+            "avg5": average_at_5(ranks),
+            "kind_accuracy": kind_accuracy(
+                [r.truth_kind for r in members], [r.kind for r in members]
+            ),
+            "median_seconds": statistics.median(seconds),
+            "p95_seconds": _percentile(seconds, 0.95),
+        }
+    return summary
+
+
+def run_nezha(
+    root: Path,
+    window: WindowOptions | None = None,
+    progress: Callable[[CaseRow], None] | None = None,
+) -> dict[str, Any]:
+    """Run all cases; returns ``{"cases": [...], "summary": {...}}`` (JSON-ready)."""
+    rows = []
+    for row in iter_nezha(root, window):
+        rows.append(row)
+        if progress is not None:
+            progress(row)
+    return {"cases": [r.model_dump() for r in rows], "summary": summarise(rows)}
