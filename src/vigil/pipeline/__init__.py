@@ -3,7 +3,7 @@ silence, store), the processor that runs them, and dead letters."""
 
 from vigil.pipeline.base import Batch, Item, Stage, StageContext, StageFailure, StoredRef
 from vigil.pipeline.catalog import ServiceCatalog, ServiceInfo, load_catalog
-from vigil.pipeline.intake import IntakeRejected, IntakeResult, IntakeService, IntakeWriter
+from vigil.pipeline.intake import IntakeRejectedError, IntakeResult, IntakeService, IntakeWriter
 from vigil.pipeline.processor import Processor
 from vigil.pipeline.replay import DeadLetterReplayer, ReplayResult
 from vigil.pipeline.sequence import Outcome, Sequence
@@ -11,7 +11,7 @@ from vigil.pipeline.sequence import Outcome, Sequence
 __all__ = [
     "Batch",
     "DeadLetterReplayer",
-    "IntakeRejected",
+    "IntakeRejectedError",
     "IntakeResult",
     "IntakeService",
     "IntakeWriter",

@@ -30,9 +30,11 @@ class StoredRef:
     row: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Item:
-    """One event on its way through the pipeline, with what the stages learned of it."""
+    """One event on its way through the pipeline, with what the stages learned of it.
+
+    Stages annotate items in place (the event itself is frozen) and return the batch."""
 
     event: Event
     intake_id: str | None = None
@@ -65,10 +67,9 @@ class Stage(Protocol):
     """One step of the pipeline.
 
     Receives only live items and returns every item it was given, each either unchanged,
-    enriched (`dataclasses.replace`), dropped (`dropped=reason`) or failed
-    (`failure=StageFailure`). It must not commit. A stage with `transactional = True`
-    writes to the database: its exceptions abort the unit of work instead of being
-    isolated item by item.
+    annotated, dropped (`dropped=reason`) or failed (`failure=StageFailure`). It must not
+    commit. A stage with `transactional = True` writes to the database: its exceptions
+    abort the unit of work instead of being isolated item by item.
     """
 
     name: str

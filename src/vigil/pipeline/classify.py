@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from vigil.events import Severity
 from vigil.pipeline.base import Batch, Item, StageContext
@@ -42,6 +41,7 @@ class ClassifyStage:
             labels = event_labels(item.event)
             for rule in self._rules:
                 if matches(rule.matchers, labels):
-                    return replace(item, priority=rule.priority)
-        tier = item.enrichment.get("tier")
-        return replace(item, priority=default_priority(item.event.severity, tier))
+                    item.priority = rule.priority
+                    return item
+        item.priority = default_priority(item.event.severity, item.enrichment.get("tier"))
+        return item

@@ -1,9 +1,8 @@
-"""Dedup stage: drop redeliveries (known ingest id) and find the stored event a repeat folds into."""
+"""Dedup stage: drop redeliveries and find the stored event a repeat folds into."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from datetime import timedelta
 
 from vigil.pipeline import repository
@@ -42,7 +41,7 @@ class DedupStage:
         for i in indexes:
             ingest_id = out[i].event.ingest_id
             if ingest_id in known or ingest_id in seen:
-                out[i] = replace(out[i], dropped="redelivered")
+                out[i].dropped = "redelivered"
             else:
                 seen.add(ingest_id)
                 live.append(i)
@@ -52,4 +51,4 @@ class DedupStage:
         for i in live:
             row = stored.get(out[i].event.fingerprint)
             if row is not None:
-                out[i] = replace(out[i], existing=StoredRef(id=row["id"], row=dict(row)))
+                out[i].existing = StoredRef(id=row["id"], row=dict(row))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from vigil.pipeline.base import Batch, Item, StageContext
@@ -40,4 +39,5 @@ class EnrichStage:
         annotations = event.raw.get("annotations")
         if isinstance(annotations, dict) and isinstance(annotations.get("runbook_url"), str):
             enrichment["runbook_url"] = annotations["runbook_url"]
-        return replace(item, enrichment=enrichment)
+        item.enrichment = enrichment
+        return item

@@ -22,7 +22,7 @@ from vigil.platform.metrics import Metrics
 from vigil.sources import PayloadError, SourceRegistry
 
 __all__ = [
-    "IntakeRejected",
+    "IntakeRejectedError",
     "IntakeRequest",
     "IntakeResult",
     "IntakeService",
@@ -138,7 +138,7 @@ class IntakeWriter:
 
     async def _write(self, batch: list[_Pending]) -> list[StoredIntake]:
         keys = sorted({p.request.request_key for p in batch})
-        async with self._db.session() as session:
+        async with self._db.writing() as session:
             query = sa.select(
                 intake.c.id, intake.c.tenant_id, intake.c.source, intake.c.request_key
             ).where(intake.c.request_key.in_(keys))
@@ -176,7 +176,7 @@ def _row(intake_id: str, req: IntakeRequest) -> dict[str, object]:
     }
 
 
-class IntakeRejected(Exception):
+class IntakeRejectedError(Exception):
     """The request was refused; `status` is the HTTP status to answer with."""
 
     def __init__(self, status: int, error: PayloadError, dead_letter_id: str | None) -> None:
@@ -214,7 +214,7 @@ class IntakeService:
     async def accept(
         self, source: str, body: bytes, *, tenant_id: str, headers: Mapping[str, str]
     ) -> IntakeResult:
-        """Raise `IntakeRejected` (with a dead letter written) or return once durable."""
+        """Raise `IntakeRejectedError` (with a dead letter written) or return once durable."""
         received_at = self._clock.now()
         self._metrics.webhooks_received.labels(source).inc()
         kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
@@ -264,11 +264,11 @@ class IntakeService:
                 headers=headers,
             )
             dead_letter_id = await self.write_dead_letter(letter)
-            raise IntakeRejected(status, error, dead_letter_id) from None
+            raise IntakeRejectedError(status, error, dead_letter_id) from None
 
     async def write_dead_letter(self, letter: NewDeadLetter) -> str:
         dead_letter_id = self._ids.new()
-        async with self._db.session() as session:
+        async with self._db.writing() as session:
             await insert_dead_letters(session, [letter.row(dead_letter_id, self._clock.now())])
             await session.commit()
         label = letter.source if letter.source in self._sources else "unknown"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -90,11 +91,8 @@ class Processor:
                 backoff = min(backoff * 2, 10.0)
                 continue
             self._wake.clear()
-            with_timeout = asyncio.wait_for(self._wake.wait(), timeout=idle_poll)
-            try:
-                await with_timeout
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=idle_poll)
 
     async def drain(self) -> int:
         """Process pending intake until none is left; returns requests processed."""
@@ -109,7 +107,9 @@ class Processor:
 
     async def backlog(self) -> int:
         async with self._db.session() as session:
-            query = sa.select(sa.func.count()).select_from(intake).where(intake.c.state == "pending")
+            query = (
+                sa.select(sa.func.count()).select_from(intake).where(intake.c.state == "pending")
+            )
             return int((await session.execute(query)).scalar_one())
 
     async def _update_backlog(self) -> None:
@@ -123,7 +123,7 @@ class Processor:
                 .order_by(intake.c.id)
                 .limit(self._batch_size)
             )
-            return list((await session.execute(query)).mappings())
+            return [dict(row) for row in (await session.execute(query)).mappings()]
 
     async def _process(self, rows: list[Mapping[str, Any]]) -> None:
         try:
@@ -143,7 +143,9 @@ class Processor:
         if events is None:
             source = self._sources.get(row["source"])
             events = source.parse(
-                orjson.loads(row["body"]), received_at=row["received_at"], tenant_id=row["tenant_id"]
+                orjson.loads(row["body"]),
+                received_at=row["received_at"],
+                tenant_id=row["tenant_id"],
             )
         return [Item(event=event, intake_id=row["id"]) for event in events]
 
@@ -158,7 +160,7 @@ class Processor:
             except (PayloadError, KeyError, orjson.JSONDecodeError) as exc:
                 letters.append(_payload_letter(row, "parse", exc))
                 failed_ids.append(row["id"])
-        async with self._db.session() as session:
+        async with self._db.writing() as session:
             outcome = await self._sequence(items, StageContext(session, now))
             letters.extend(_event_letter(item) for item in outcome.failed)
             rows_dl = [letter.row(self._ids.new(), now) for letter in letters]
@@ -190,7 +192,7 @@ class Processor:
         log.error("request %s dead-lettered: %r", row["id"], exc)
         now = self._clock.now()
         letter = _payload_letter(row, "process", exc)
-        async with self._db.session() as session:
+        async with self._db.writing() as session:
             await insert_dead_letters(session, [letter.row(self._ids.new(), now)])
             await _mark(session, [row["id"]], "failed", now, error=repr(exc))
             await session.commit()
@@ -200,7 +202,7 @@ class Processor:
         """Run events through the sequence and commit. With `dead_letter=False` (a replay),
         failures are reported in the outcome but not written again."""
         now = self._clock.now()
-        async with self._db.session() as session:
+        async with self._db.writing() as session:
             ctx = StageContext(session, now)
             outcome = await self._sequence([Item(event=e) for e in events], ctx)
             letters = [_event_letter(item) for item in outcome.failed] if dead_letter else []

@@ -31,7 +31,7 @@ class ReplayResult:
 class DeadLetterReplayer:
     """A successful replay marks the dead letter replayed; a failing one keeps it, with why."""
 
-    def __init__(  # noqa: PLR0913 - wired once in wiring.py
+    def __init__(
         self,
         db: Database,
         sources: SourceRegistry,
@@ -53,7 +53,7 @@ class DeadLetterReplayer:
             ok, detail = await self._replay_event(letter)
         else:
             ok, detail = await self._replay_payload(letter)
-        async with self._db.session() as session:
+        async with self._db.writing() as session:
             at = self._clock.now() if ok else None
             await mark_replayed(session, letter.id, at=at, result=detail)
             await session.commit()
@@ -90,7 +90,7 @@ class DeadLetterReplayer:
         return True, f"parsed into {len(events)} event(s) and processed"
 
     async def _requeue(self, letter: DeadLetter) -> None:
-        async with self._db.session() as session:
+        async with self._db.writing() as session:
             if letter.intake_id is not None:
                 await session.execute(
                     intake.update()

@@ -120,7 +120,7 @@ async def latest_by_fingerprint(
         for row in (await session.execute(query)).mappings():
             best = latest.get(row["fingerprint"])
             if best is None or row["last_seen"] > best["last_seen"]:
-                latest[row["fingerprint"]] = row
+                latest[row["fingerprint"]] = dict(row)
     return latest
 
 
@@ -133,7 +133,7 @@ async def update_events(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     """Fold repeats into stored events; each row carries `b_id` and the new values."""
     if not rows:
         return
-    values = {key: sa.bindparam(key) for key in rows[0] if key != "b_id"}
+    values: dict[str, Any] = {key: sa.bindparam(key) for key in rows[0] if key != "b_id"}
     stmt = events.update().where(events.c.id == sa.bindparam("b_id")).values(values)
     await session.execute(stmt, rows)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from vigil.pipeline.base import Batch, Item, Stage, StageContext, StageFailure
 
@@ -55,6 +55,6 @@ class Sequence:
                 try:
                     out.extend(await stage([item], ctx))
                 except Exception as exc:
-                    failure = StageFailure(stage.name, "", f"{type(exc).__name__}: {exc}")
-                    out.append(replace(item, failure=failure))
+                    item.failure = StageFailure(stage.name, "", f"{type(exc).__name__}: {exc}")
+                    out.append(item)
             return out

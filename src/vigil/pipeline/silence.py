@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -53,9 +53,7 @@ class SilenceStage:
     name = "silence"
     transactional = False
 
-    def __init__(
-        self, rules: Sequence[SilenceRule], windows: Sequence[MaintenanceWindow]
-    ) -> None:
+    def __init__(self, rules: Sequence[SilenceRule], windows: Sequence[MaintenanceWindow]) -> None:
         self._config = [
             ActiveSilence(f"config:{r.id}", None, tuple(r.matchers), r.starts_at, r.ends_at)
             for r in rules
@@ -78,10 +76,12 @@ class SilenceStage:
                 continue
             labels = labels or event_labels(event)
             if matches(silence.matchers, labels):
-                return replace(item, silenced_by=f"silence:{silence.id}")
+                item.silenced_by = f"silence:{silence.id}"
+                return item
         for window in self._windows:
             if in_window(window, event.ts):
                 labels = labels or event_labels(event)
                 if matches(window.matchers, labels):
-                    return replace(item, silenced_by=f"maintenance:{window.name}")
+                    item.silenced_by = f"maintenance:{window.name}"
+                    return item
         return item

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -98,7 +97,8 @@ class StoreStage:
             row, folded = self._row_for(item, key, new, updated, ctx.now)
             if folded:
                 _fold(row, item)
-            out.append(replace(item, event_id=row["id"], folded=folded))
+            item.event_id, item.folded = row["id"], folded
+            out.append(item)
         await repository.insert_events(ctx.session, list(new.values()))
         await repository.update_events(
             ctx.session,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from vigil.pipeline.base import Batch, Item, StageContext, StageFailure
@@ -34,6 +33,6 @@ class ValidateStage:
             problem = ("ts", f"{event.ts.isoformat()} is older than {self._max_age}")
         elif any(not key or len(key) > 255 for key in event.labels):
             problem = ("labels", "label names must be 1-255 characters")
-        if problem is None:
-            return item
-        return replace(item, failure=StageFailure(self.name, *problem))
+        if problem is not None:
+            item.failure = StageFailure(self.name, *problem)
+        return item

@@ -20,8 +20,8 @@ __all__ = [
     "MaintenanceWindow",
     "Matcher",
     "PriorityRule",
-    "SilenceRule",
     "Settings",
+    "SilenceRule",
     "WebhookAuth",
     "default_config_path",
     "default_database_url",
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     silences: list[SilenceRule] = []
     maintenance_windows: list[MaintenanceWindow] = []
     priority_rules: list[PriorityRule] = []
-    processor_batch_size: int = Field(default=400, gt=0)
+    processor_batch_size: int = Field(default=100, gt=0)
     log_level: str = "info"
 
     # The YAML file this class reads; load_settings binds it on a subclass.

@@ -56,7 +56,10 @@ def entity_from_labels(labels: Mapping[str, str], **known: str | None) -> Entity
     for field, keys in _ENTITY_KEYS.items():
         value = known.get(field)
         if value is None:
-            value = next((labels[k] for k in keys if labels.get(k)), None)
+            for key in keys:
+                value = labels.get(key)
+                if value:
+                    break
         if value:
             fields[field] = value
     return Entity(**fields)

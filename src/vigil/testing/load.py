@@ -112,16 +112,22 @@ class LoadResult:
     errors: int
 
 
+@dataclass(frozen=True)
+class _Target:
+    host: str
+    port: int
+    path: str
+    method: str
+
+
 async def _connection(
-    host: str,
-    port: int,
-    path: str,
-    queue: asyncio.Queue[int],
-    bodies: Sequence[bytes],
-    out: LoadResult,
+    target: _Target, queue: asyncio.Queue[int], bodies: Sequence[bytes], out: LoadResult
 ) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    reader, writer = await asyncio.open_connection(target.host, target.port)
+    head = (
+        f"{target.method} {target.path} HTTP/1.1\r\nHost: {target.host}\r\n"
+        "Content-Type: application/json\r\n"
+    )
     try:
         while True:
             try:
@@ -148,22 +154,18 @@ async def _connection(
         writer.close()
 
 
-async def _load(
-    host: str, port: int, path: str, bodies: Sequence[bytes], concurrency: int
-) -> LoadResult:
+async def _load(target: _Target, bodies: Sequence[bytes], concurrency: int) -> LoadResult:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(bodies)):
         queue.put_nowait(i)
     out = LoadResult([], {}, [], 0.0, 0)
     began = time.perf_counter()
-    await asyncio.gather(
-        *(_connection(target, queue, bodies, out) for _ in range(concurrency))
-    )
+    await asyncio.gather(*(_connection(target, queue, bodies, out) for _ in range(concurrency)))
     out.elapsed = time.perf_counter() - began
     return out
 
 
-def run_load(  # noqa: PLR0913
+def run_load(
     host: str,
     port: int,
     path: str,

@@ -20,9 +20,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_tenant(
-    runtime: RuntimeDep, x_vigil_tenant: Annotated[str | None, Header()] = None
-) -> str:
+def get_tenant(runtime: RuntimeDep, x_vigil_tenant: Annotated[str | None, Header()] = None) -> str:
     return x_vigil_tenant or runtime.settings.default_tenant
 
 

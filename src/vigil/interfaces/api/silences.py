@@ -68,7 +68,7 @@ async def create(body: SilenceIn, runtime: RuntimeDep, tenant: TenantDep) -> Sil
         created_by=body.created_by,
         comment=body.comment,
     )
-    async with runtime.db.session() as session:
+    async with runtime.db.writing() as session:
         await insert_silence(session, silence, now)
         await session.commit()
     return _out(silence)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from vigil.interfaces.api.deps import RuntimeDep, error_response
 from vigil.interfaces.api.webhook_auth import verify
 from vigil.interfaces.runtime import Runtime
-from vigil.pipeline import IntakeRejected
+from vigil.pipeline import IntakeRejectedError
 from vigil.pipeline.deadletters import NewDeadLetter
 
 __all__ = ["router"]
@@ -59,7 +59,7 @@ async def receive(source: str, request: Request, runtime: RuntimeDep) -> Respons
         return await _unknown_source(runtime, source, body, auth.tenant)
     try:
         result = await runtime.intake.accept(source, body, tenant_id=auth.tenant, headers=headers)
-    except IntakeRejected as exc:
+    except IntakeRejectedError as exc:
         return error_response(
             exc.status, exc.problem, field=exc.field, dead_letter_id=exc.dead_letter_id
         )

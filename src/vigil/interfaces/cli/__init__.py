@@ -17,7 +17,7 @@ from rich.table import Table
 
 from vigil.events import EventStatus, Severity
 from vigil.interfaces.runtime import Runtime, RuntimeFactory
-from vigil.pipeline import IntakeRejected
+from vigil.pipeline import IntakeRejectedError
 from vigil.pipeline.deadletters import list_dead_letters
 from vigil.pipeline.repository import EventQuery, list_events
 from vigil.platform import Settings, load_settings
@@ -139,7 +139,7 @@ def ingest(
                 tenant_id=tenant or runtime.settings.default_tenant,
                 headers={"user-agent": "vigil-cli"},
             )
-        except IntakeRejected as exc:
+        except IntakeRejectedError as exc:
             console.print(f"[red]rejected[/] {exc.field or 'body'}: {exc.problem}")
             console.print(f"dead letter {exc.dead_letter_id}")
             raise typer.Exit(1) from None
@@ -151,7 +151,7 @@ def ingest(
 
 
 @app.command()
-def events(  # noqa: PLR0913 - filters
+def events(
     ctx: typer.Context,
     service: Annotated[str | None, typer.Option()] = None,
     severity: Annotated[Severity | None, typer.Option()] = None,

@@ -49,13 +49,15 @@ class RunFigures:
     dead_letters: int
 
 
-async def _stored(url: str, schema: str | None, timeout: float) -> dict[str, object]:
+async def _stored(url: str, schema: str | None, wait_seconds: float) -> dict[str, object]:
     """Wait for the backlog to drain, then read back counts and store latencies."""
     db = Database(url, schema=schema)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_seconds
         async with db.engine.connect() as conn:
-            pending = sa.select(sa.func.count()).select_from(intake).where(intake.c.state == "pending")
+            pending = (
+                sa.select(sa.func.count()).select_from(intake).where(intake.c.state == "pending")
+            )
             while (await conn.execute(pending)).scalar_one() and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
                 await conn.rollback()
@@ -63,7 +65,9 @@ async def _stored(url: str, schema: str | None, timeout: float) -> dict[str, obj
                 sa.select(
                     sa.select(sa.func.count()).select_from(intake).scalar_subquery(),
                     sa.select(sa.func.count()).select_from(events).scalar_subquery(),
-                    sa.select(sa.func.coalesce(sa.func.sum(events.c.occurrences), 0)).scalar_subquery(),
+                    sa.select(
+                        sa.func.coalesce(sa.func.sum(events.c.occurrences), 0)
+                    ).scalar_subquery(),
                     sa.select(sa.func.count()).select_from(receipts).scalar_subquery(),
                     sa.select(sa.func.count()).select_from(dead_letters).scalar_subquery(),
                 )
@@ -98,7 +102,7 @@ def _one_run(plan: StormPlan, database: str, concurrency: int, run: int) -> RunF
                             concurrency=concurrency, method="GET")  # fmt: skip
         load = run_load("127.0.0.1", server.port, "/api/v1/webhooks/alertmanager", plan.bodies,
                         concurrency=concurrency)  # fmt: skip
-        stored = asyncio.run(_stored(url, schema, timeout=300))
+        stored = asyncio.run(_stored(url, schema, wait_seconds=300))
     finally:
         server.stop()
         if schema:

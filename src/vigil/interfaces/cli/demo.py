@@ -101,7 +101,9 @@ def _summary(runtime: Runtime, storm: list[StormRequest], statuses: dict[int, in
     return table
 
 
-async def _demo(runtime: Runtime, host: str, port: int, storm: list[StormRequest], stay: bool) -> None:
+async def _demo(
+    runtime: Runtime, host: str, port: int, storm: list[StormRequest], stay: bool
+) -> None:
     server = uvicorn.Server(
         uvicorn.Config(create_app(runtime), host=host, port=port, log_level="warning")
     )
@@ -114,7 +116,7 @@ async def _demo(runtime: Runtime, host: str, port: int, storm: list[StormRequest
     base = f"http://{host}:{port}"
     console.print(f"Vigil is serving on {base} (database {runtime.db.display_url})")
     statuses = await _replay(base, storm)
-    while await runtime.processor.backlog():
+    while await runtime.processor.backlog():  # noqa: ASYNC110 - polls the database
         await asyncio.sleep(0.1)
     console.print(_summary(runtime, storm, statuses))
     console.print(f"Try: curl -s '{base}/api/v1/events?limit=5'   ·   vigil dlq list")
