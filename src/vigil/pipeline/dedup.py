@@ -17,7 +17,9 @@ class DedupStage:
     (occurrences, last seen, status) instead of adding a row."""
 
     name = "dedup"
-    transactional = False
+    # It takes locks and reads what the store stage will write: a failure here is a
+    # database failure of the whole unit of work.
+    transactional = True
 
     def __init__(self, window: timedelta) -> None:
         self._window = window
@@ -34,6 +36,9 @@ class DedupStage:
     async def _tenant(
         self, tenant_id: str, indexes: list[int], out: list[Item], ctx: StageContext
     ) -> None:
+        # Lock first: the receipts and stored rows read below must not change under us.
+        locked = sorted({out[i].event.fingerprint for i in indexes})
+        await repository.lock_fingerprints(ctx.session, tenant_id, locked)
         ids = [out[i].event.ingest_id for i in indexes]
         known = await repository.known_receipts(ctx.session, tenant_id, ids)
         seen: set[str] = set()

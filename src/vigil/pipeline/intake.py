@@ -11,6 +11,8 @@ from datetime import datetime
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vigil.events import Event
 from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters
@@ -137,29 +139,42 @@ class IntakeWriter:
             self._on_stored([s for s in stored if not s.duplicate])
 
     async def _write(self, batch: list[_Pending]) -> list[StoredIntake]:
-        keys = sorted({p.request.request_key for p in batch})
+        """Insert what is new; a key already stored (by anyone, even concurrently in another
+        process) is left alone and reported as a duplicate of the stored request."""
+        mine: dict[tuple[str, str, str], str] = {}
+        rows = []
+        for pending in batch:
+            req = pending.request
+            key = (req.tenant_id, req.source, req.request_key)
+            if key not in mine:
+                mine[key] = self._ids.new()
+                rows.append(_row(mine[key], req))
         async with self._db.writing() as session:
+            await session.execute(_insert_ignoring_conflicts(self._db), rows)
             query = sa.select(
                 intake.c.id, intake.c.tenant_id, intake.c.source, intake.c.request_key
-            ).where(intake.c.request_key.in_(keys))
-            known = {
+            ).where(intake.c.request_key.in_(sorted({k[2] for k in mine})))
+            stored = {
                 (r.tenant_id, r.source, r.request_key): r.id
                 for r in (await session.execute(query)).all()
             }
-            rows, results = [], []
-            for pending in batch:
-                req = pending.request
-                key = (req.tenant_id, req.source, req.request_key)
-                if key in known:
-                    results.append(StoredIntake(known[key], duplicate=True))
-                    continue
-                known[key] = self._ids.new()
-                rows.append(_row(known[key], req))
-                results.append(StoredIntake(known[key], duplicate=False, events=pending.events))
-            if rows:
-                await session.execute(intake.insert(), rows)
             await session.commit()
+        results, claimed = [], set()
+        for pending in batch:
+            req = pending.request
+            key = (req.tenant_id, req.source, req.request_key)
+            first = stored[key] == mine[key] and key not in claimed
+            claimed.add(key)
+            events = pending.events if first else None
+            results.append(StoredIntake(stored[key], duplicate=not first, events=events))
         return results
+
+
+def _insert_ignoring_conflicts(db: Database) -> sa.Insert:
+    insert = sqlite_insert if db.is_sqlite else postgresql_insert
+    return insert(intake).on_conflict_do_nothing(
+        index_elements=["tenant_id", "source", "request_key"]
+    )
 
 
 def _row(intake_id: str, req: IntakeRequest) -> dict[str, object]:
@@ -217,7 +232,8 @@ class IntakeService:
         """Raise `IntakeRejectedError` (with a dead letter written) or return once durable."""
         received_at = self._clock.now()
         self._metrics.webhooks_received.labels(source).inc()
-        kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+        headers = {k.lower(): v for k, v in headers.items()}
+        kept = {k: v for k, v in headers.items() if k in KEPT_HEADERS}
         events = await self._parse(source, body, tenant_id, received_at, kept)
         key = request_key(body, headers.get("idempotency-key"))
         request = IntakeRequest(
@@ -240,7 +256,7 @@ class IntakeService:
         try:
             if len(body) > self._max_body:
                 status = 413
-                raise PayloadError("", f"body is {len(body)} bytes, limit is {self._max_body}")
+                raise PayloadError("", f"body is larger than the limit of {self._max_body} bytes")
             try:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError as exc:

@@ -8,14 +8,16 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigil.events import Event
-from vigil.pipeline.base import Item, StageContext
+from vigil.pipeline.base import Item, StageContext, StageFailure
 from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters
 from vigil.pipeline.intake import StoredIntake
 from vigil.pipeline.sequence import Outcome, Sequence
@@ -97,46 +99,45 @@ class Processor:
     async def drain(self) -> int:
         """Process pending intake until none is left; returns requests processed."""
         total = 0
-        while True:
-            rows = await self._pending()
-            if not rows:
-                await self._update_backlog()
-                return total
-            await self._process(rows)
-            total += len(rows)
+        while claimed := await self._process_next():
+            total += claimed
+        await self._update_backlog()
+        return total
 
     async def backlog(self) -> int:
         async with self._db.session() as session:
-            query = (
-                sa.select(sa.func.count()).select_from(intake).where(intake.c.state == "pending")
-            )
+            query = sa.select(sa.func.count()).select_from(intake)
+            query = query.where(intake.c.state == "pending")
             return int((await session.execute(query)).scalar_one())
 
     async def _update_backlog(self) -> None:
         self._metrics.backlog.set(await self.backlog())
 
-    async def _pending(self) -> list[Mapping[str, Any]]:
-        async with self._db.session() as session:
-            query = (
-                sa.select(intake)
-                .where(intake.c.state == "pending")
-                .order_by(intake.c.id)
-                .limit(self._batch_size)
-            )
-            return [dict(row) for row in (await session.execute(query)).mappings()]
-
-    async def _process(self, rows: list[Mapping[str, Any]]) -> None:
+    async def _process_next(self, only: str | None = None) -> int:
+        """Claim a batch of pending requests (or just `only`) and process it in one
+        transaction; returns how many were claimed. Claiming happens inside the write
+        transaction, so concurrent processors never take the same request."""
+        claimed: list[str] = []
         try:
-            await self._process_batch(rows)
+            async with self._db.writing() as session:
+                rows = await _claim(session, 1 if only else self._batch_size, only)
+                claimed = [row["id"] for row in rows]
+                if not rows:
+                    return 0
+                outcome, letters = await self._run(session, rows)
+                await session.commit()
         except Exception as exc:
-            if _retryable(exc):
+            if _retryable(exc) or not claimed:
                 raise
-            if len(rows) == 1:
-                await self._poison(rows[0], exc)
-                return
-            half = len(rows) // 2
-            await self._process(rows[:half])
-            await self._process(rows[half:])
+            log.warning("batch of %d request(s) failed, isolating: %r", len(claimed), exc)
+            if only is not None:
+                await self._isolate(only)
+            else:
+                for intake_id in claimed:
+                    await self._process_next(only=intake_id)
+            return len(claimed)
+        self._account(rows, outcome, letters)
+        return len(rows)
 
     def _items(self, row: Mapping[str, Any]) -> list[Item]:
         events = self._hints.pop(row["id"], None)
@@ -149,7 +150,10 @@ class Processor:
             )
         return [Item(event=event, intake_id=row["id"]) for event in events]
 
-    async def _process_batch(self, rows: list[Mapping[str, Any]]) -> None:
+    async def _run(
+        self, session: AsyncSession, rows: list[dict[str, Any]]
+    ) -> tuple[Outcome, list[NewDeadLetter]]:
+        """Parse, run the sequence, write dead letters and mark the requests; no commit."""
         now = self._clock.now()
         items: list[Item] = []
         letters: list[NewDeadLetter] = []
@@ -160,19 +164,40 @@ class Processor:
             except (PayloadError, KeyError, orjson.JSONDecodeError) as exc:
                 letters.append(_payload_letter(row, "parse", exc))
                 failed_ids.append(row["id"])
+        outcome = await self._sequence(items, StageContext(session, now))
+        letters.extend(_event_letter(item) for item in outcome.failed)
+        await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
+        done = [row["id"] for row in rows if row["id"] not in failed_ids]
+        await _mark(session, done, "done", now)
+        await _mark(session, failed_ids, "failed", now)
+        return outcome, letters
+
+    async def _isolate(self, intake_id: str) -> None:
+        """One request fails as a whole: store its events one by one, so only the event
+        the database refuses is dead-lettered (with the database's reason)."""
+        async with self._db.session() as session:
+            query = sa.select(intake).where(intake.c.id == intake_id)
+            row = dict((await session.execute(query)).mappings().one())
+        letters: list[NewDeadLetter] = []
+        for item in self._items(row):
+            try:
+                outcome = await self.process_events([item.event], intake_id=intake_id)
+                letters.extend(_event_letter(x) for x in outcome.failed)
+            except Exception as exc:
+                if _retryable(exc):
+                    raise
+                failure = StageFailure("store", "", _db_reason(exc))
+                letters.append(_event_letter(Item(item.event, intake_id, failure=failure)))
+        now = self._clock.now()
         async with self._db.writing() as session:
-            outcome = await self._sequence(items, StageContext(session, now))
-            letters.extend(_event_letter(item) for item in outcome.failed)
-            rows_dl = [letter.row(self._ids.new(), now) for letter in letters]
-            await insert_dead_letters(session, rows_dl)
-            done = [row["id"] for row in rows if row["id"] not in failed_ids]
-            await _mark(session, done, "done", now)
-            await _mark(session, failed_ids, "failed", now)
+            await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
+            await _mark(session, [intake_id], "done", now)
             await session.commit()
-        self._account(rows, outcome, letters)
+        for letter in letters:
+            self._metrics.dead_letters.labels(letter.source, letter.stage).inc()
 
     def _account(
-        self, rows: list[Mapping[str, Any]], outcome: Outcome, letters: list[NewDeadLetter]
+        self, rows: list[dict[str, Any]], outcome: Outcome, letters: list[NewDeadLetter]
     ) -> None:
         m = self._metrics
         finished = self._clock.now()
@@ -188,23 +213,16 @@ class Processor:
         for letter in letters:
             m.dead_letters.labels(letter.source, letter.stage).inc()
 
-    async def _poison(self, row: Mapping[str, Any], exc: Exception) -> None:
-        log.error("request %s dead-lettered: %r", row["id"], exc)
-        now = self._clock.now()
-        letter = _payload_letter(row, "process", exc)
-        async with self._db.writing() as session:
-            await insert_dead_letters(session, [letter.row(self._ids.new(), now)])
-            await _mark(session, [row["id"]], "failed", now, error=repr(exc))
-            await session.commit()
-        self._metrics.dead_letters.labels(letter.source, letter.stage).inc()
-
-    async def process_events(self, events: list[Event], *, dead_letter: bool = True) -> Outcome:
+    async def process_events(
+        self, events: list[Event], *, dead_letter: bool = True, intake_id: str | None = None
+    ) -> Outcome:
         """Run events through the sequence and commit. With `dead_letter=False` (a replay),
         failures are reported in the outcome but not written again."""
         now = self._clock.now()
         async with self._db.writing() as session:
             ctx = StageContext(session, now)
-            outcome = await self._sequence([Item(event=e) for e in events], ctx)
+            batch = [Item(event=e, intake_id=intake_id) for e in events]
+            outcome = await self._sequence(batch, ctx)
             letters = [_event_letter(item) for item in outcome.failed] if dead_letter else []
             await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
             await session.commit()
@@ -221,8 +239,25 @@ class Processor:
         return counts
 
 
+async def _claim(session: AsyncSession, limit: int, only: str | None) -> list[dict[str, Any]]:
+    """Pending requests, oldest first, locked for this transaction (Postgres skips rows
+    another worker holds; SQLite's IMMEDIATE transaction already excludes other writers)."""
+    query = sa.select(intake).where(intake.c.state == "pending")
+    if only is not None:
+        query = query.where(intake.c.id == only)
+    query = query.order_by(intake.c.id).limit(limit).with_for_update(skip_locked=True)
+    return [dict(row) for row in (await session.execute(query)).mappings()]
+
+
+def _db_reason(exc: Exception) -> str:
+    """The database's own words, first line only (no SQL, no parameters)."""
+    orig = getattr(exc, "orig", None) or exc
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {first}"[:500]
+
+
 async def _mark(
-    session: Any, ids: list[str], state: str, now: Any, *, error: str | None = None
+    session: AsyncSession, ids: list[str], state: str, now: datetime, *, error: str | None = None
 ) -> None:
     if ids:
         await session.execute(

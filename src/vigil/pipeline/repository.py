@@ -27,6 +27,7 @@ __all__ = [
     "known_receipts",
     "latest_by_fingerprint",
     "list_events",
+    "lock_fingerprints",
     "update_events",
 ]
 
@@ -104,6 +105,24 @@ async def known_receipts(session: AsyncSession, tenant_id: str, ids: Sequence[st
         )
         found.update((await session.execute(query)).scalars())
     return found
+
+
+async def lock_fingerprints(
+    session: AsyncSession, tenant_id: str, fingerprints: Sequence[str]
+) -> None:
+    """Serialise work on these fingerprints until the transaction ends (Postgres advisory
+    locks, taken in one sorted order so two workers cannot deadlock). On SQLite the
+    IMMEDIATE write transaction already excludes every other writer."""
+    if not fingerprints or session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted({f"{tenant_id}/{fp}" for fp in fingerprints})
+    await session.execute(
+        sa.text(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT hashtextextended(k, 0) AS h "
+            "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS ordered"
+        ),
+        {"keys": keys},
+    )
 
 
 async def latest_by_fingerprint(

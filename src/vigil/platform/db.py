@@ -100,6 +100,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # Let SQLAlchemy's "begin" hook issue BEGIN itself (the driver's own is deferred and
+    # cannot be made IMMEDIATE).
+    dbapi_conn.isolation_level = None
+
+
+_IMMEDIATE = "vigil_sqlite_immediate"
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # A writer takes SQLite's write lock at BEGIN, so what it reads inside the transaction
+    # (pending intake, stored events) cannot change under it, even from another process.
+    immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
@@ -119,6 +132,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time; waiting on its busy handler (which sleeps in
         # coarse steps) costs far more than queueing writers here, in the process.
@@ -144,12 +158,14 @@ class Database:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
-        """A session for a write transaction; on SQLite, writers of this process queue."""
+        """A session for a write transaction. On SQLite, writers of this process queue here
+        and the transaction begins IMMEDIATE (holding the write lock from its first read)."""
         if not self.is_sqlite:
             async with self.session() as session:
                 yield session
             return
         async with self._write_lock, self.session() as session:
+            await session.connection(execution_options={_IMMEDIATE: True})
             yield session
 
     async def ping(self) -> None:

@@ -1,0 +1,51 @@
+"""The service catalogue: lookup by name or alias, strict YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from vigil.pipeline.catalog import load_catalog
+
+
+def test_lookup_by_name_and_alias(catalog_path: Path) -> None:
+    catalog = load_catalog(catalog_path)
+    checkout = catalog.get("checkout")
+    assert checkout is not None
+    assert checkout.team == "shop"
+    assert checkout.tier == 1
+    assert checkout.dependencies == ["payments", "cart"]
+    assert catalog.get("co") is checkout
+    assert catalog.get("checkout-api") is checkout
+    catalog_info = catalog.get("catalog")
+    assert catalog_info is not None
+    assert catalog_info.tier == 3
+    assert catalog.get("nope") is None
+    assert catalog.get(None) is None
+
+
+def test_no_path_is_an_empty_catalogue() -> None:
+    assert load_catalog(None).get("checkout") is None
+
+
+def test_empty_file_is_an_empty_catalogue(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert load_catalog(path).services == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "services:\n  - name: checkout\n    owner: shop\n",
+        "services:\n  - name: checkout\n    tier: 4\n",
+        "servics: []\n",
+    ],
+)
+def test_invalid_catalogue_is_an_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ValidationError):
+        load_catalog(path)

@@ -1,0 +1,42 @@
+"""Ids: ULIDs whose order follows the (fake) clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ulid import ULID
+
+from vigil.platform.ids import IdFactory
+from vigil.testing.clock import FakeClock
+
+
+def test_ids_sort_in_clock_order() -> None:
+    clock = FakeClock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+    ids = IdFactory(clock)
+    made = []
+    for _ in range(50):
+        made.append(ids.new())
+        clock.advance(timedelta(milliseconds=1))
+    assert sorted(made) == made
+    assert len(set(made)) == len(made)
+    assert all(len(i) == 26 for i in made)
+
+
+def test_ids_carry_the_clock_time() -> None:
+    moment = datetime(2026, 11, 21, 12, 0, 0, 250000, tzinfo=UTC)
+    made = IdFactory(FakeClock(moment)).new()
+    assert ULID.from_str(made).datetime == moment
+
+
+def test_ids_at_the_same_instant_are_unique() -> None:
+    ids = IdFactory(FakeClock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC)))
+    made = {ids.new() for _ in range(1000)}
+    assert len(made) == 1000
+
+
+def test_earlier_clock_gives_smaller_id() -> None:
+    clock = FakeClock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+    ids = IdFactory(clock)
+    later = ids.new()
+    clock.set(datetime(2026, 11, 21, 11, 59, tzinfo=UTC))
+    assert ids.new() < later
