@@ -52,8 +52,10 @@ class AlertmanagerSource:
         if body.version != "4":
             raise PayloadError("version", f"unsupported webhook version {body.version!r}, need '4'")
         raw_alerts: list[dict[str, Any]] = payload["alerts"]
+        # Every alert of a notification shares its group; one object serves them all.
+        group = CorrelationIds(group_key=body.groupKey or None)
         return [
-            self._event(alert, raw, body, received_at, tenant_id)
+            self._event(alert, raw, group, received_at, tenant_id)
             for alert, raw in zip(body.alerts, raw_alerts, strict=True)
         ]
 
@@ -61,7 +63,7 @@ class AlertmanagerSource:
         self,
         alert: _Alert,
         raw: dict[str, Any],
-        body: _Webhook,
+        group: CorrelationIds,
         received_at: datetime,
         tenant_id: str,
     ) -> Event:
@@ -85,7 +87,7 @@ class AlertmanagerSource:
             title=title[:1024],
             description=annotations.get("description", ""),
             labels=labels,
-            correlation_ids=CorrelationIds(group_key=body.groupKey or None),
+            correlation_ids=group,
             fingerprint=fp,
             ingest_id=ingest_id(self.name, fp, alert.status.value, occurrence),
             raw=raw,
