@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 import vigil
-from vigil.interfaces.api import deadletters, events, health, silences, webhooks
+from vigil.interfaces.api import analyze, deadletters, events, health, silences, webhooks
 from vigil.interfaces.api.deps import error_response
 from vigil.interfaces.runtime import Runtime
 
@@ -38,9 +38,8 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    for module in (webhooks, events, deadletters, silences, health):
+    for module in (webhooks, events, deadletters, silences, analyze, health):
         app.include_router(module.router)
-    _optional_routers(app)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -53,11 +52,3 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
         return error_response(422, str(first.get("msg", "invalid request")), field=field)
 
     return app
-
-
-def _optional_routers(app: FastAPI) -> None:
-    try:
-        from vigil.interfaces.api import analyze
-    except ImportError:  # the analysis router lands with the RCA work
-        return
-    app.include_router(analyze.router)

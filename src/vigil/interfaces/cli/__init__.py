@@ -261,14 +261,10 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 def _register_extensions() -> None:
-    from vigil.interfaces.cli import bench, demo
+    from vigil.interfaces.cli import bench, demo, rca
 
     demo.register(app)
     bench.register(bench_app)
-    try:
-        from vigil.interfaces.cli import rca
-    except ImportError:  # lands with the RCA work
-        return
     rca.register(app, eval_app)
 
 

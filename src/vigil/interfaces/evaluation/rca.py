@@ -1,14 +1,18 @@
 """Evaluate root-cause ranking on every labelled fault of a Nezha-layout folder.
 
 Window (documented default, :class:`WindowOptions`): the anomaly boundary is the fault's
-``inject_time``. Metrics are read from 10 minutes before to 3 minutes after it; spans and
-logs from 1 minute before to 3 minutes after, plus the day's fault-free
-``construct_data`` minutes as reference. Nothing later than 3 minutes after the boundary
-is ever read into the analysis. Each case is timed from reading to ranking.
+``inject_time``. Metrics are read from 5 minutes before to 3 minutes after it (a short
+baseline, so that a fault injected a few minutes earlier rarely contaminates it; the
+median/MAD baseline tolerates the rest); spans and logs from 1 minute before to 3
+minutes after, plus the day's fault-free ``construct_data`` minutes as reference (read
+once per process and cached, as a live system keeps its baseline loaded). Nothing later
+than 3 minutes after the boundary is ever read into the analysis. Each case is timed
+from reading to ranking; labels are read only to select the window and to score.
 """
 
 from __future__ import annotations
 
+import importlib
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +26,16 @@ from vigil.analysis.rca import analyze_bundle
 from vigil.analysis.rca_scoring import accuracy_at_k, average_at_5, kind_accuracy, rank_of
 from vigil.telemetry.nezha import NezhaFault, list_days, read_faults, read_nezha_window
 
-__all__ = ["CaseRow", "WindowOptions", "nezha_kind", "run_nezha", "summarise"]
+__all__ = [
+    "CaseRow",
+    "WindowOptions",
+    "iter_nezha",
+    "nezha_kind",
+    "run_baselines",
+    "run_case",
+    "run_nezha",
+    "summarise",
+]
 
 _KIND_MAP = {"cpu_contention": "cpu", "cpu_consumed": "cpu"}
 
@@ -32,7 +45,7 @@ class WindowOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    metric_before: float = 10.0
+    metric_before: float = 5.0
     events_before: float = 1.0
     after: float = 3.0
 
@@ -59,7 +72,8 @@ def nezha_kind(inject_type: str) -> str:
     return _KIND_MAP.get(inject_type, inject_type)
 
 
-def _run_case(root: Path, fault: NezhaFault, window: WindowOptions) -> CaseRow:
+def run_case(root: Path, fault: NezhaFault, window: WindowOptions) -> CaseRow:
+    """Read the fault's window, rank, and time it all."""
     started = time.perf_counter()
     bundle = read_nezha_window(
         root,
@@ -85,13 +99,16 @@ def _run_case(root: Path, fault: NezhaFault, window: WindowOptions) -> CaseRow:
 
 
 def iter_nezha(
-    root: Path, window: WindowOptions | None = None, days: list[str] | None = None
+    root: Path,
+    window: WindowOptions | None = None,
+    select: Callable[[NezhaFault], bool] | None = None,
 ) -> Iterator[CaseRow]:
-    """Evaluate every labelled fault of every day found under ``root/rca_data``."""
+    """Evaluate every labelled fault (or those ``select`` keeps) of every day found."""
     options = window or WindowOptions()
-    for day in days if days is not None else list_days(root):
+    for day in list_days(root):
         for fault in read_faults(root, day):
-            yield _run_case(root, fault, options)
+            if select is None or select(fault):
+                yield run_case(root, fault, options)
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -131,11 +148,106 @@ def run_nezha(
     root: Path,
     window: WindowOptions | None = None,
     progress: Callable[[CaseRow], None] | None = None,
+    baselines: bool = False,
+    select: Callable[[NezhaFault], bool] | None = None,
 ) -> dict[str, Any]:
     """Run all cases; returns ``{"cases": [...], "summary": {...}}`` (JSON-ready)."""
     rows = []
-    for row in iter_nezha(root, window):
+    for row in iter_nezha(root, window, select):
         rows.append(row)
         if progress is not None:
             progress(row)
-    return {"cases": [r.model_dump() for r in rows], "summary": summarise(rows)}
+    result: dict[str, Any] = {"cases": [r.model_dump() for r in rows]}
+    if baselines:
+        extra, message = run_baselines(root, window, select)
+        rows += extra
+        result["cases"] += [r.model_dump() for r in extra]
+        if message:
+            result["baselines"] = message
+    result["summary"] = summarise(rows)
+    return result
+
+
+def _baseline_functions() -> dict[str, Callable[..., Any]] | str:
+    """RCAEval's BARO and NSigma, or the reason they cannot be used."""
+    try:
+        module = importlib.import_module("RCAEval.e2e")
+    except ImportError:
+        try:
+            module = importlib.import_module("rcaeval.e2e")
+        except ImportError:
+            return "rcaeval is not installed (pip install 'vigil-sre[bench]'); baselines skipped"
+    found = {n: getattr(module, n) for n in ("baro", "nsigma") if hasattr(module, n)}
+    return found or "rcaeval has no baro/nsigma in its e2e module; baselines skipped"
+
+
+def _wide_metrics(bundle_metrics: Any) -> Any:
+    wide = bundle_metrics.pivot_table(
+        index="time", columns=["service", "metric"], values="value", aggfunc="mean"
+    )
+    wide.columns = [f"{service}_{metric}" for service, metric in wide.columns]
+    wide.insert(0, "time", wide.index.map(lambda t: t.timestamp()))
+    return wide.reset_index(drop=True)
+
+
+def _baseline_case(
+    root: Path,
+    fault: NezhaFault,
+    functions: dict[str, Callable[..., Any]],
+    options: WindowOptions,
+) -> list[CaseRow]:
+    """One row per baseline for ``fault``; raises RuntimeError naming a failing baseline."""
+    started = time.perf_counter()
+    bundle = read_nezha_window(
+        root,
+        fault.day,
+        fault.time - timedelta(minutes=options.metric_before),
+        fault.time + timedelta(minutes=options.after),
+        fault.time,
+    )
+    data = _wide_metrics(bundle.metrics)
+    rows = []
+    for name, function in functions.items():
+        try:
+            output = function(data=data, inject_time=fault.time.timestamp())
+            ranks = [str(r).split("_")[0] for r in output.get("ranks", [])]
+        except Exception as error:  # an external baseline must not stop the run
+            raise RuntimeError(f"rcaeval {name} failed: {type(error).__name__}: {error}") from error
+        ranked = list(dict.fromkeys(ranks))[:10]
+        rows.append(
+            CaseRow(
+                system=fault.system,
+                day=fault.day,
+                inject_time=fault.inject_time,
+                truth_service=fault.service,
+                truth_kind=nezha_kind(fault.kind),
+                ranked=ranked,
+                kind="unknown",
+                rank=rank_of(fault.service, ranked),
+                seconds=round(time.perf_counter() - started, 4),
+                method=name,
+            )
+        )
+    return rows
+
+
+def run_baselines(
+    root: Path,
+    window: WindowOptions | None = None,
+    select: Callable[[NezhaFault], bool] | None = None,
+) -> tuple[list[CaseRow], str | None]:
+    """RCAEval BARO/NSigma on the same cases and metric windows, if ``rcaeval`` is present."""
+    functions = _baseline_functions()
+    if isinstance(functions, str):
+        return [], functions
+    options = window or WindowOptions()
+    rows: list[CaseRow] = []
+    for day in list_days(root):
+        for fault in read_faults(root, day):
+            if select is not None and not select(fault):
+                continue
+            try:
+                rows.extend(_baseline_case(root, fault, functions, options))
+            except RuntimeError as error:
+                return rows, str(error)
+    return rows, None

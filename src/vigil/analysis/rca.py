@@ -1,0 +1,48 @@
+"""One call from a telemetry bundle and an anomaly boundary to ranked root causes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from vigil.analysis.evidence import Evidence, RobustScale
+from vigil.analysis.log_evidence import log_evidence
+from vigil.analysis.metric_evidence import metric_evidence
+from vigil.analysis.ranking import RankedCause, RankingOptions, rank_services
+from vigil.analysis.trace_evidence import trace_evidence
+from vigil.telemetry.bundle import TelemetryBundle
+
+__all__ = ["RcaResult", "analyze_bundle"]
+
+
+class RcaResult(BaseModel):
+    """Ranked causes plus all the evidence they cite."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    causes: list[RankedCause]
+    evidence: list[Evidence]
+
+
+def analyze_bundle(
+    bundle: TelemetryBundle,
+    boundary: datetime,
+    ranking: RankingOptions | None = None,
+    floors: RobustScale | None = None,
+) -> RcaResult:
+    """Extract metric, trace and log evidence around ``boundary`` and rank services.
+
+    Data before ``boundary`` (and the bundle's ``reference``) is the baseline; data from
+    ``boundary`` on is the incident window. Missing modalities simply yield no evidence.
+    """
+    reference = bundle.reference
+    found = metric_evidence(bundle.metrics, boundary, floors)
+    spans_ref = reference.spans if reference is not None else None
+    trace_found, learned = trace_evidence(bundle.spans, spans_ref, boundary, floors)
+    logs_ref = reference.logs if reference is not None else None
+    found += trace_found + log_evidence(bundle.logs, logs_ref, bundle.spans, boundary)
+    edges = set(bundle.edges) | learned
+    causes = rank_services(found, edges, ranking)
+    cited = {i for cause in causes for i in cause.evidence_ids}
+    return RcaResult(causes=causes, evidence=[e for e in found if e.id in cited])

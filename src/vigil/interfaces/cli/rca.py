@@ -1,0 +1,109 @@
+"""CLI commands for root-cause analysis: ``vigil analyze`` and ``vigil eval rca``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vigil.analysis.rca import RcaResult, analyze_bundle
+from vigil.interfaces.evaluation.rca import CaseRow, run_nezha
+from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
+
+__all__ = ["register"]
+
+# Wide enough for one case per line and the summary table, also when piped to a file.
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _parse_time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _print_causes(result: RcaResult) -> None:
+    table = Table(title="Ranked root causes")
+    for column in ("#", "service", "kind", "score", "explanation"):
+        table.add_column(column)
+    for position, cause in enumerate(result.causes, start=1):
+        table.add_row(
+            str(position), cause.service, cause.kind, f"{cause.score:.2f}", cause.explanation
+        )
+    console.print(table)
+
+
+def analyze(
+    folder: Annotated[Path, typer.Argument(help="Bundle folder (docs/bundle-format.md).")],
+    start: Annotated[str, typer.Option(help="Anomaly boundary, ISO 8601 (UTC if naive).")],
+    end: Annotated[str, typer.Option(help="End of the incident window, ISO 8601.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Analyse a telemetry bundle folder and print the ranked root causes."""
+    boundary, until = _parse_time(start), _parse_time(end)
+    try:
+        bundle = read_bundle_folder(folder, end=until)
+    except BundleFormatError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=2) from error
+    result = analyze_bundle(bundle, boundary)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        _print_causes(result)
+
+
+def _print_case(row: CaseRow) -> None:
+    mark = "[green]✓[/green]" if row.rank == 1 else "[yellow]·[/yellow]"
+    top5 = ", ".join(row.ranked[:5])
+    console.print(
+        f"{mark} {row.system} {row.inject_time} truth={row.truth_service} ({row.truth_kind})"
+        f" rank={row.rank} kind={row.kind} {row.seconds:.2f}s top5: {escape(top5)}"
+    )
+
+
+def _print_summary(summary: dict[str, dict[str, Any]]) -> None:
+    table = Table(title="Root-cause ranking on Nezha")
+    columns = ("method", "system", "day", "cases", "ac1", "ac3", "ac5", "avg5")
+    headers = ("method", "system", "day", "n", "AC@1", "AC@3", "AC@5", "Avg@5")
+    for header in (*headers, "kind acc", "median s", "p95 s"):
+        table.add_column(header)
+    for row in summary.values():
+        cells = [str(row[c]) if isinstance(row[c], str | int) else f"{row[c]:.3f}" for c in columns]
+        cells += [f"{row['kind_accuracy']:.3f}", f"{row['median_seconds']:.2f}"]
+        table.add_row(*cells, f"{row['p95_seconds']:.2f}")
+    console.print(table)
+
+
+def eval_rca(
+    path: Annotated[Path, typer.Option(help="Dataset folder (with rca_data/).")],
+    dataset: Annotated[str, typer.Option(help="Dataset layout; only 'nezha'.")] = "nezha",
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write JSON here.")] = None,
+    baselines: Annotated[bool, typer.Option(help="Also run RCAEval BARO/NSigma.")] = False,
+) -> None:
+    """Rank root causes for every labelled fault and print per-case and summary figures."""
+    if dataset != "nezha":
+        console.print(f"[red]unknown dataset {dataset!r}; supported: nezha[/red]")
+        raise typer.Exit(code=2)
+    if not (path / "rca_data").is_dir():
+        console.print(f"[red]no rca_data folder under {path}[/red]")
+        raise typer.Exit(code=2)
+    result = run_nezha(path, progress=_print_case, baselines=baselines)
+    if "baselines" in result:
+        console.print(f"[yellow]{escape(result['baselines'])}[/yellow]")
+    _print_summary(result["summary"])
+    if json_file is not None:
+        json_file.write_text(json.dumps(result, indent=2))
+        console.print(f"wrote {json_file}")
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    """Add ``analyze`` to ``app`` and ``rca`` to ``eval_app``."""
+    app.command("analyze")(analyze)
+    eval_app.command("rca")(eval_rca)

@@ -1,0 +1,62 @@
+"""Metric evidence: deviation from the service's own baseline, edge gaps, unit floors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from vigil.analysis import metric_evidence
+from vigil.telemetry import EDGE_CLIENT, EDGE_SERVER, make_metrics
+
+T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+BOUNDARY = T0 + timedelta(minutes=6)
+
+
+def _series(service: str, metric: str, values: list[float], instance: str = "") -> pd.DataFrame:
+    times = [T0 + timedelta(minutes=i) for i in range(len(values))]
+    return pd.DataFrame(
+        {"time": times, "service": service, "instance": instance, "metric": metric, "value": values}
+    )
+
+
+def test_cpu_jump_is_strong_and_nan_is_normal() -> None:
+    frame = make_metrics(
+        pd.concat(
+            [
+                _series("api", "cpu(%)", [20, 21, 19, 20, 22, 20, 95, 96, float("nan")]),
+                _series("db", "cpu(%)", [20, 21, 19, 20, 22, 20, 21, 20, 19]),
+            ]
+        )
+    )
+    found = {e.service: e for e in metric_evidence(frame, BOUNDARY)}
+    assert found["api"].strength > 20
+    assert found["api"].direction == "up"
+    assert found["api"].onset == BOUNDARY
+    assert "db" not in found or found["db"].strength < 3
+
+
+def test_unit_floor_keeps_tiny_absolute_changes_small() -> None:
+    frame = make_metrics(_series("idle", "cpu(%)", [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.9, 0.9, 0.9]))
+    assert all(e.strength < 1.0 for e in metric_evidence(frame, BOUNDARY))
+
+
+def test_edge_gap_blames_the_callee() -> None:
+    client = [0.005] * 6 + [0.2] * 3
+    server = [0.003] * 9
+    frame = make_metrics(
+        pd.concat(
+            [
+                _series("cart", EDGE_CLIENT, client, "frontend->cart"),
+                _series("cart", EDGE_SERVER, server, "frontend->cart"),
+            ]
+        )
+    )
+    gaps = [e for e in metric_evidence(frame, BOUNDARY) if e.kind == "network_latency"]
+    assert [(e.service, e.signal) for e in gaps] == [("cart", "frontend->cart")]
+    assert gaps[0].strength > 10
+
+
+def test_no_baseline_no_evidence() -> None:
+    frame = make_metrics(_series("api", "cpu(%)", [20, 90]))
+    assert metric_evidence(frame, T0 + timedelta(minutes=1)) == []
