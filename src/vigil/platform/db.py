@@ -119,6 +119,7 @@ class Database:
     """Owns the async engine; `session()` opens one unit of work (the caller commits)."""
 
     def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.plain_url = make_url(url)
         self.url = async_url(url)
         self.schema = schema
         kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
@@ -144,7 +145,7 @@ class Database:
 
     @property
     def display_url(self) -> str:
-        return self.url.render_as_string(hide_password=True)
+        return self.plain_url.render_as_string(hide_password=True)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

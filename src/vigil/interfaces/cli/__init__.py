@@ -196,6 +196,7 @@ def dlq_list(
     ctx: typer.Context,
     show_all: Annotated[bool, typer.Option("--all", help="Include replayed ones")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Dead letters, newest first (pending only unless --all)."""
 
@@ -204,12 +205,17 @@ def dlq_list(
             found = await list_dead_letters(
                 session, runtime.settings.default_tenant, limit=limit, pending_only=not show_all
             )
-        table = Table("id", "received", "source", "stage", "field", "reason", "replayed")
+        if as_json:
+            print(json.dumps([d.model_dump(mode="json") for d in found], indent=2))
+            return
+        table = Table(title="dead letters", expand=True)
+        for name in ("source", "stage", "field"):
+            table.add_column(name, no_wrap=True, ratio=1)
+        table.add_column("reason", ratio=4)
+        table.add_column("id", no_wrap=True, min_width=26)
         for d in found:
-            table.add_row(
-                d.id, d.received_at.strftime("%m-%d %H:%M:%S"), d.source, d.stage,
-                d.field or "-", d.reason[:70], d.replay_result or "",
-            )  # fmt: skip
+            reason = d.reason + (f" (replay: {d.replay_result})" if d.replay_result else "")
+            table.add_row(d.source, d.stage, d.field or "-", reason, d.id)
         console.print(table)
 
     _run(_with_runtime(_state(ctx).runtime(), body))

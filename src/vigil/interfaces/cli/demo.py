@@ -119,7 +119,8 @@ async def _demo(
     while await runtime.processor.backlog():  # noqa: ASYNC110 - polls the database
         await asyncio.sleep(0.1)
     console.print(_summary(runtime, storm, statuses))
-    console.print(f"Try: curl -s '{base}/api/v1/events?limit=5'   ·   vigil dlq list")
+    console.print(f"Try: curl -s '{base}/api/v1/events?limit=5'")
+    console.print(f"     vigil --database-url {runtime.db.display_url} dlq list")
     if stay:
         console.print(f"Open {base}/docs — Ctrl-C to stop.")
         with contextlib.suppress(asyncio.CancelledError):
