@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     silences: list[SilenceRule] = []
     maintenance_windows: list[MaintenanceWindow] = []
     priority_rules: list[PriorityRule] = []
-    processor_batch_size: int = Field(default=100, gt=0)
+    processor_batch_size: int = Field(default=25, gt=0)
     log_level: str = "info"
 
     # The YAML file this class reads; load_settings binds it on a subclass.

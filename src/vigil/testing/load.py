@@ -46,6 +46,8 @@ class StormPlan:
     alerts: int
     distinct: int
     fingerprints: list[list[str]] = field(repr=False)
+    start: datetime = field(repr=False, default=datetime.min)
+    per_request: int = 10
 
 
 def _alert(labels: dict[str, str], starts: datetime) -> dict[str, object]:
@@ -61,10 +63,17 @@ def _alert(labels: dict[str, str], starts: datetime) -> dict[str, object]:
 
 
 def plan_alertmanager_load(
-    requests: int, *, seed: int, start: datetime, per_request: int = 10, repeat: float = 0.2
+    requests: int,
+    *,
+    seed: int,
+    start: datetime,
+    per_request: int = 10,
+    repeat: float = 0.2,
+    tag: str = "",
 ) -> StormPlan:
     """`requests` webhook bodies of `per_request` alerts; a `repeat` share of the alerts
-    re-fire an alert sent earlier (same labels, new startsAt), so they fold, not add."""
+    re-fire an alert sent earlier (same labels, new startsAt), so they fold, not add.
+    Plans with different `tag`s share no alert."""
     rng = random.Random(seed)
     services = [f"svc-{i:02d}" for i in range(40)]
     sent: list[dict[str, str]] = []
@@ -82,7 +91,7 @@ def plan_alertmanager_load(
                     "service": service,
                     "namespace": f"ns-{rng.randrange(6)}",
                     "cluster": f"prod-{rng.choice('abc')}",
-                    "pod": f"{service}-{len(sent):07d}",
+                    "pod": f"{service}-{tag}{len(sent):07d}",
                     "severity": rng.choice(("critical", "warning", "warning", "error")),
                     "team": f"team-{int(service[-2:]) % 8}",
                 }
@@ -100,7 +109,7 @@ def plan_alertmanager_load(
         }
         bodies.append(orjson.dumps(body))
         fps.append(request_fps)
-    return StormPlan(bodies, requests * per_request, len(sent), fps)
+    return StormPlan(bodies, requests * per_request, len(sent), fps, start, per_request)
 
 
 @dataclass
@@ -118,10 +127,15 @@ class _Target:
     port: int
     path: str
     method: str
+    rate: float | None = None
 
 
 async def _connection(
-    target: _Target, queue: asyncio.Queue[int], bodies: Sequence[bytes], out: LoadResult
+    target: _Target,
+    queue: asyncio.Queue[int],
+    bodies: Sequence[bytes],
+    out: LoadResult,
+    began: float,
 ) -> None:
     reader, writer = await asyncio.open_connection(target.host, target.port)
     head = (
@@ -135,7 +149,13 @@ async def _connection(
             except asyncio.QueueEmpty:
                 return
             body = bodies[index]
-            began = time.perf_counter()
+            sent = time.perf_counter()
+            if target.rate:
+                # Open loop: request i is due at i/rate; latency counts from when it was
+                # due, so a slow server cannot hide its backlog (no coordinated omission).
+                sent = began + index / target.rate
+                if sent > time.perf_counter():
+                    await asyncio.sleep(sent - time.perf_counter())
             writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
             status_line = await reader.readline()
             length = 0
@@ -144,7 +164,7 @@ async def _connection(
                     length = int(line.split(b":")[1])
             await reader.readexactly(length)
             status = int(status_line.split()[1])
-            out.latencies.append(time.perf_counter() - began)
+            out.latencies.append(time.perf_counter() - sent)
             out.statuses[status] = out.statuses.get(status, 0) + 1
             if 200 <= status < 300:
                 out.acked.append(index)
@@ -160,7 +180,9 @@ async def _load(target: _Target, bodies: Sequence[bytes], concurrency: int) -> L
         queue.put_nowait(i)
     out = LoadResult([], {}, [], 0.0, 0)
     began = time.perf_counter()
-    await asyncio.gather(*(_connection(target, queue, bodies, out) for _ in range(concurrency)))
+    await asyncio.gather(
+        *(_connection(target, queue, bodies, out, began) for _ in range(concurrency))
+    )
     out.elapsed = time.perf_counter() - began
     return out
 
@@ -173,9 +195,12 @@ def run_load(
     *,
     concurrency: int = 32,
     method: str = "POST",
+    rate: float | None = None,
 ) -> LoadResult:
-    """Send every body once over `concurrency` keep-alive connections; blocks."""
-    return asyncio.run(_load(_Target(host, port, path, method), bodies, concurrency))
+    """Send every body once over `concurrency` keep-alive connections; blocks. Without
+    `rate` as fast as the server answers (closed loop); with it, `rate` requests/s."""
+    target = _Target(host, port, path, method, rate)
+    return asyncio.run(_load(target, bodies, concurrency))
 
 
 def free_port() -> int:
