@@ -1,6 +1,6 @@
 """Vendor translators: one module per source, raw payload -> list[Event]; pure."""
 
-from vigil.sources.base import PayloadError, Source, payload_error_from_validation
+from vigil.sources.base import PayloadError, Source, payload_error_from_validation, validate_body
 from vigil.sources.registry import BUILTIN_SOURCES, PluginLoadError, SourceRegistry, load_sources
 
 __all__ = [
@@ -11,4 +11,5 @@ __all__ = [
     "SourceRegistry",
     "load_sources",
     "payload_error_from_validation",
+    "validate_body",
 ]

@@ -5,13 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from vigil.events import CorrelationIds, Event, EventStatus, fingerprint_labels, ingest_id
-from vigil.sources.base import PayloadError, payload_error_from_validation
+from vigil.sources.base import PayloadError, validate_body
 from vigil.sources.labels import entity_from_labels, severity_from_text
 
-__all__ = ["AlertmanagerSource"]
+__all__ = ["AlertmanagerSource", "alert_timing"]
+
+
+def alert_timing(
+    status: EventStatus, starts: datetime, ends: datetime | None
+) -> tuple[datetime, str]:
+    """`(ts, occurrence)` of a Prometheus-style alert (Alertmanager, Grafana).
+
+    `endsAt` is in the year 1 (or a future estimate) while an alert fires, so only a
+    resolved alert's end counts; `occurrence` tells re-fires and resolves apart.
+    """
+    end = ends if status is EventStatus.RESOLVED and ends and ends.year > 1 else None
+    occurrence = f"{starts.isoformat()}|{end.isoformat() if end else ''}"
+    return (end or starts), occurrence
 
 
 class _Alert(BaseModel):
@@ -43,14 +56,10 @@ class AlertmanagerSource:
     name = "alertmanager"
 
     def parse(self, payload: object, *, received_at: datetime, tenant_id: str) -> list[Event]:
-        if not isinstance(payload, dict):
-            raise PayloadError("", "expected a JSON object (Alertmanager webhook body)")
-        try:
-            body = _Webhook.model_validate(payload)
-        except ValidationError as exc:
-            raise payload_error_from_validation(exc) from None
+        body = validate_body(_Webhook, payload, "Alertmanager webhook body")
         if body.version != "4":
             raise PayloadError("version", f"unsupported webhook version {body.version!r}, need '4'")
+        assert isinstance(payload, dict)  # validate_body checked it
         raw_alerts: list[dict[str, Any]] = payload["alerts"]
         # Every alert of a notification shares its group; one object serves them all.
         group = CorrelationIds(group_key=body.groupKey or None)
@@ -69,11 +78,7 @@ class AlertmanagerSource:
     ) -> Event:
         labels = alert.labels
         fp = alert.fingerprint or fingerprint_labels(labels)
-        # Alertmanager sends endsAt in the year 1 while an alert fires.
-        ends = alert.endsAt if alert.endsAt and alert.endsAt.year > 1 else None
-        resolved = alert.status is EventStatus.RESOLVED
-        ts = ends if resolved and ends else alert.startsAt
-        occurrence = f"{alert.startsAt.isoformat()}|{ends.isoformat() if resolved and ends else ''}"
+        ts, occurrence = alert_timing(alert.status, alert.startsAt, alert.endsAt)
         annotations = alert.annotations
         title = annotations.get("summary") or labels.get("alertname") or "Alertmanager alert"
         return Event(

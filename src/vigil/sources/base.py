@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from vigil.events import Event
 
-__all__ = ["PayloadError", "Source", "payload_error_from_validation"]
+__all__ = ["PayloadError", "Source", "payload_error_from_validation", "validate_body"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class PayloadError(ValueError):
@@ -44,6 +46,17 @@ def payload_error_from_validation(exc: ValidationError, *, prefix: str = "") -> 
     count = exc.error_count()
     more = f" (and {count - 1} more problem{'s' if count > 2 else ''})" if count > 1 else ""
     return PayloadError(field, f"{first['msg']}{more}")
+
+
+def validate_body(model: type[M], payload: object, what: str) -> M:
+    """Validate a decoded JSON body against a vendor model, or raise PayloadError naming
+    the first bad field; `what` names the expected body in the message."""
+    if not isinstance(payload, dict):
+        raise PayloadError("", f"expected a JSON object ({what})")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise payload_error_from_validation(exc) from None
 
 
 @runtime_checkable

@@ -38,10 +38,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 
 from vigil.events import CorrelationIds, Event, EventStatus, Severity, fingerprint_labels, ingest_id
-from vigil.sources.base import PayloadError, payload_error_from_validation
+from vigil.sources.base import PayloadError, validate_body
 from vigil.sources.labels import entity_from_labels, severity_from_text
 
 __all__ = ["DatadogSource"]
@@ -128,12 +128,7 @@ class DatadogSource:
     name = "datadog"
 
     def parse(self, payload: object, *, received_at: datetime, tenant_id: str) -> list[Event]:
-        if not isinstance(payload, dict):
-            raise PayloadError("", "expected a JSON object (Datadog webhook body)")
-        try:
-            body = _Webhook.model_validate(payload)
-        except ValidationError as exc:
-            raise payload_error_from_validation(exc) from None
+        body = validate_body(_Webhook, payload, "Datadog webhook body")
         ts = body.date or body.last_updated
         if ts is None:
             raise PayloadError("date", "Field required (set $DATE or $LAST_UPDATED)")

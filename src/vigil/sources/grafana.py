@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from vigil.events import CorrelationIds, Event, EventStatus, fingerprint_labels, ingest_id
-from vigil.sources.base import PayloadError, payload_error_from_validation
+from vigil.sources.alertmanager import alert_timing
+from vigil.sources.base import PayloadError, validate_body
 from vigil.sources.labels import entity_from_labels, severity_from_text
 
 __all__ = ["GrafanaSource"]
@@ -69,14 +70,10 @@ class GrafanaSource:
     name = "grafana"
 
     def parse(self, payload: object, *, received_at: datetime, tenant_id: str) -> list[Event]:
-        if not isinstance(payload, dict):
-            raise PayloadError("", "expected a JSON object (Grafana webhook body)")
-        try:
-            body = _Webhook.model_validate(payload)
-        except ValidationError as exc:
-            raise payload_error_from_validation(exc) from None
+        body = validate_body(_Webhook, payload, "Grafana webhook body")
         if body.version != "1":
             raise PayloadError("version", f"unsupported webhook version {body.version!r}, need '1'")
+        assert isinstance(payload, dict)  # validate_body checked it
         raw_alerts: list[dict[str, Any]] = payload["alerts"]
         return [
             self._event(alert, raw, body, received_at, tenant_id)
@@ -93,11 +90,7 @@ class GrafanaSource:
     ) -> Event:
         labels = alert.labels
         fp = alert.fingerprint or fingerprint_labels(labels)
-        # Like Alertmanager, Grafana sends endsAt in the year 1 while an alert fires.
-        ends = alert.endsAt if alert.endsAt and alert.endsAt.year > 1 else None
-        resolved = alert.status is EventStatus.RESOLVED
-        ts = ends if resolved and ends else alert.startsAt
-        occurrence = f"{alert.startsAt.isoformat()}|{ends.isoformat() if resolved and ends else ''}"
+        ts, occurrence = alert_timing(alert.status, alert.startsAt, alert.endsAt)
         title = (
             alert.annotations.get("summary")
             or labels.get("alertname")

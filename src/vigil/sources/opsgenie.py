@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from vigil.events import CorrelationIds, Event, EventStatus, fingerprint_labels, ingest_id
-from vigil.sources.base import PayloadError, payload_error_from_validation
+from vigil.sources.base import PayloadError, validate_body
 from vigil.sources.labels import entity_from_labels, severity_from_text
 
 __all__ = ["OpsgenieSource"]
@@ -77,12 +77,7 @@ class OpsgenieSource:
     name = "opsgenie"
 
     def parse(self, payload: object, *, received_at: datetime, tenant_id: str) -> list[Event]:
-        if not isinstance(payload, dict):
-            raise PayloadError("", "expected a JSON object (Opsgenie webhook body)")
-        try:
-            body = _Webhook.model_validate(payload)
-        except ValidationError as exc:
-            raise payload_error_from_validation(exc) from None
+        body = validate_body(_Webhook, payload, "Opsgenie webhook body")
         alert = body.alert
         action = body.action.strip()
         if not action:

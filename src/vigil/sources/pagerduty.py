@@ -25,7 +25,7 @@ from vigil.events import (
     fingerprint_labels,
     ingest_id,
 )
-from vigil.sources.base import PayloadError, payload_error_from_validation
+from vigil.sources.base import payload_error_from_validation, validate_body
 from vigil.sources.labels import severity_from_text
 
 __all__ = ["PagerDutySource"]
@@ -105,12 +105,7 @@ class PagerDutySource:
     name = "pagerduty"
 
     def parse(self, payload: object, *, received_at: datetime, tenant_id: str) -> list[Event]:
-        if not isinstance(payload, dict):
-            raise PayloadError("", "expected a JSON object (PagerDuty v3 webhook body)")
-        try:
-            body = _Webhook.model_validate(payload)
-        except ValidationError as exc:
-            raise payload_error_from_validation(exc) from None
+        body = validate_body(_Webhook, payload, "PagerDuty v3 webhook body")
         envelope = body.event
         if envelope.resource_type != "incident" or envelope.data.get("type") != "incident":
             return []
