@@ -162,3 +162,29 @@ async def test_two_workers_racing_on_a_redelivery(
     assert [original.duplicate, raced.duplicate].count(True) == 1
     assert not unrelated.duplicate
     assert len(await intake_rows(first)) == 2
+
+
+class _BrokenSource:
+    """A translator with a bug: it raises something other than PayloadError."""
+
+    name = "broken"
+
+    def parse(self, payload: object, *, received_at: object, tenant_id: str) -> list[object]:
+        raise TypeError("unexpected shape")
+
+
+async def test_a_translator_bug_keeps_the_body_as_a_dead_letter(runtime: Runtime) -> None:
+    from vigil.pipeline import IntakeService
+    from vigil.sources import SourceRegistry
+
+    sources = SourceRegistry({"broken": cast("object", _BrokenSource())})  # type: ignore[dict-item]
+    service = IntakeService(
+        runtime.db, sources, runtime.writer, runtime.clock, runtime.ids, runtime.metrics, 4096
+    )
+    with pytest.raises(IntakeRejectedError) as refused:
+        await service.accept("broken", b'{"a": 1}', tenant_id="default", headers={})
+    assert refused.value.status == 422
+    assert "broken translator failed: TypeError: unexpected shape" in refused.value.problem
+    [letter] = await dead_letters(runtime)
+    assert (letter.source, letter.stage, letter.payload) == ("broken", "parse", '{"a": 1}')
+    assert await intake_rows(runtime) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,8 @@ __all__ = [
     "StoredIntake",
     "request_key",
 ]
+
+log = logging.getLogger(__name__)
 
 # Headers worth keeping with a stored request (never credentials).
 KEPT_HEADERS = ("content-type", "user-agent", "idempotency-key", "x-request-id")
@@ -262,9 +265,7 @@ class IntakeService:
             except orjson.JSONDecodeError as exc:
                 status = 400
                 raise PayloadError("", f"body is not valid JSON: {exc}") from None
-            return self._sources.get(source).parse(
-                payload, received_at=received_at, tenant_id=tenant_id
-            )
+            return self._translate(source, payload, received_at, tenant_id)
         except PayloadError as error:
             reason = "too_large" if status == 413 else "invalid_payload"
             self._metrics.webhooks_rejected.labels(source, reason).inc()
@@ -281,6 +282,22 @@ class IntakeService:
             )
             dead_letter_id = await self.write_dead_letter(letter)
             raise IntakeRejectedError(status, error, dead_letter_id) from None
+
+    def _translate(
+        self, source: str, payload: object, received_at: datetime, tenant_id: str
+    ) -> list[Event]:
+        """The source's parse; a translator bug must not lose the body either, so it is
+        reported like a bad payload (and the body kept as a dead letter for replay)."""
+        try:
+            return self._sources.get(source).parse(
+                payload, received_at=received_at, tenant_id=tenant_id
+            )
+        except PayloadError:
+            raise
+        except Exception as exc:
+            log.exception("source %s failed on a payload", source)
+            problem = f"the {source} translator failed: {type(exc).__name__}: {exc}"
+            raise PayloadError("", problem) from None
 
     async def write_dead_letter(self, letter: NewDeadLetter) -> str:
         dead_letter_id = self._ids.new()

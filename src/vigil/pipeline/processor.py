@@ -85,7 +85,7 @@ class Processor:
         backoff = 0.1
         while not stop.is_set():
             try:
-                await self.drain()
+                await self.drain(stop)
                 backoff = 0.1
             except Exception:
                 log.exception("processing failed; retrying in %.1fs", backoff)
@@ -96,10 +96,11 @@ class Processor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle_poll)
 
-    async def drain(self) -> int:
-        """Process pending intake until none is left; returns requests processed."""
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Process pending intake until none is left (or `stop` is set, checked between
+        batches, so shutdown does not wait for a whole backlog); returns requests done."""
         total = 0
-        while claimed := await self._process_next():
+        while not (stop and stop.is_set()) and (claimed := await self._process_next()):
             total += claimed
         await self._update_backlog()
         return total
