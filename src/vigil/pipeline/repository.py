@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigil.pipeline.tables import events, receipts, silences
@@ -33,6 +34,17 @@ __all__ = [
 
 # SQLite allows 32766 bound parameters; stay far below for IN lists.
 _CHUNK = 900
+
+
+def _one_of(
+    session: AsyncSession, column: sa.ColumnElement[str], values: Sequence[str]
+) -> sa.ColumnElement[bool]:
+    """`column IN values`. On Postgres as `= ANY(array)`: one prepared statement whatever
+    the number of values (an IN list makes asyncpg prepare a new one per length)."""
+    if session.get_bind().dialect.name == "postgresql":
+        array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.String))
+        return column == sa.any_(array)
+    return column.in_(values)
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -101,7 +113,7 @@ async def known_receipts(session: AsyncSession, tenant_id: str, ids: Sequence[st
     found: set[str] = set()
     for chunk in _chunks(ids):
         query = sa.select(receipts.c.ingest_id).where(
-            receipts.c.tenant_id == tenant_id, receipts.c.ingest_id.in_(chunk)
+            receipts.c.tenant_id == tenant_id, _one_of(session, receipts.c.ingest_id, chunk)
         )
         found.update((await session.execute(query)).scalars())
     return found
@@ -133,7 +145,7 @@ async def latest_by_fingerprint(
     for chunk in _chunks(fingerprints):
         query = sa.select(events).where(
             events.c.tenant_id == tenant_id,
-            events.c.fingerprint.in_(chunk),
+            _one_of(session, events.c.fingerprint, chunk),
             events.c.last_seen >= since,
         )
         for row in (await session.execute(query)).mappings():

@@ -187,7 +187,7 @@ async def _load(target: _Target, bodies: Sequence[bytes], concurrency: int) -> L
     return out
 
 
-def run_load(
+def run_load(  # noqa: PLR0913 - every option is a keyword
     host: str,
     port: int,
     path: str,
