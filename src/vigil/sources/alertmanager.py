@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from vigil.events import CorrelationIds, Event, EventStatus, fingerprint_labels,
 from vigil.sources.base import PayloadError, validate_body
 from vigil.sources.labels import entity_from_labels, severity_from_text
 
-__all__ = ["AlertmanagerSource", "alert_timing"]
+__all__ = ["AlertmanagerSource", "Notification", "PrometheusAlert", "alert_timing"]
 
 
 def alert_timing(
@@ -27,7 +28,9 @@ def alert_timing(
     return (end or starts), occurrence
 
 
-class _Alert(BaseModel):
+class PrometheusAlert(BaseModel):
+    """One alert as Alertmanager (and Grafana, which adds fields) sends it."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
     status: EventStatus
@@ -39,6 +42,40 @@ class _Alert(BaseModel):
     fingerprint: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What every alert of one Prometheus-style notification shares."""
+
+    source: str
+    tenant_id: str
+    received_at: datetime
+    group: CorrelationIds
+
+    def event(
+        self, alert: PrometheusAlert, raw: dict[str, Any], *, title: str, description: str
+    ) -> Event:
+        """The alert as an Event; its own `fingerprint` is its identity when it has one."""
+        labels = alert.labels
+        fp = (alert.fingerprint or fingerprint_labels(labels))[:128]
+        ts, occurrence = alert_timing(alert.status, alert.startsAt, alert.endsAt)
+        return Event(
+            tenant_id=self.tenant_id,
+            source=self.source,
+            ts=ts,
+            received_at=self.received_at,
+            entity=entity_from_labels(labels),
+            severity=severity_from_text(labels.get("severity")),
+            status=alert.status,
+            title=title[:1024],
+            description=description,
+            labels=labels,
+            correlation_ids=self.group,
+            fingerprint=fp,
+            ingest_id=ingest_id(self.source, fp, alert.status.value, occurrence),
+            raw=raw,
+        )
+
+
 class _Webhook(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -46,7 +83,7 @@ class _Webhook(BaseModel):
     status: EventStatus
     receiver: str = ""
     groupKey: str = ""  # noqa: N815
-    alerts: list[_Alert]
+    alerts: list[PrometheusAlert]
     externalURL: str = ""  # noqa: N815
 
 
@@ -63,37 +100,15 @@ class AlertmanagerSource:
         raw_alerts: list[dict[str, Any]] = payload["alerts"]
         # Every alert of a notification shares its group; one object serves them all.
         group = CorrelationIds(group_key=body.groupKey or None)
+        notification = Notification(self.name, tenant_id, received_at, group)
         return [
-            self._event(alert, raw, group, received_at, tenant_id)
+            notification.event(
+                alert,
+                raw,
+                title=alert.annotations.get("summary")
+                or alert.labels.get("alertname")
+                or "Alertmanager alert",
+                description=alert.annotations.get("description", ""),
+            )
             for alert, raw in zip(body.alerts, raw_alerts, strict=True)
         ]
-
-    def _event(
-        self,
-        alert: _Alert,
-        raw: dict[str, Any],
-        group: CorrelationIds,
-        received_at: datetime,
-        tenant_id: str,
-    ) -> Event:
-        labels = alert.labels
-        fp = alert.fingerprint or fingerprint_labels(labels)
-        ts, occurrence = alert_timing(alert.status, alert.startsAt, alert.endsAt)
-        annotations = alert.annotations
-        title = annotations.get("summary") or labels.get("alertname") or "Alertmanager alert"
-        return Event(
-            tenant_id=tenant_id,
-            source=self.name,
-            ts=ts,
-            received_at=received_at,
-            entity=entity_from_labels(labels),
-            severity=severity_from_text(labels.get("severity")),
-            status=alert.status,
-            title=title[:1024],
-            description=annotations.get("description", ""),
-            labels=labels,
-            correlation_ids=group,
-            fingerprint=fp,
-            ingest_id=ingest_id(self.name, fp, alert.status.value, occurrence),
-            raw=raw,
-        )

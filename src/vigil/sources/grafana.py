@@ -5,26 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
-from vigil.events import CorrelationIds, Event, EventStatus, fingerprint_labels, ingest_id
-from vigil.sources.alertmanager import alert_timing
+from vigil.events import CorrelationIds, Event, EventStatus
+from vigil.sources.alertmanager import Notification, PrometheusAlert
 from vigil.sources.base import PayloadError, validate_body
-from vigil.sources.labels import entity_from_labels, severity_from_text
 
 __all__ = ["GrafanaSource"]
 
 
-class _Alert(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    status: EventStatus
-    labels: dict[str, str]
-    annotations: dict[str, str] = {}
-    startsAt: AwareDatetime  # noqa: N815 - vendor field name
-    endsAt: AwareDatetime | None = None  # noqa: N815
-    generatorURL: str = ""  # noqa: N815
-    fingerprint: str | None = None
+class _Alert(PrometheusAlert):
     silenceURL: str = ""  # noqa: N815
     dashboardURL: str = ""  # noqa: N815
     panelURL: str = ""  # noqa: N815
@@ -75,41 +65,17 @@ class GrafanaSource:
             raise PayloadError("version", f"unsupported webhook version {body.version!r}, need '1'")
         assert isinstance(payload, dict)  # validate_body checked it
         raw_alerts: list[dict[str, Any]] = payload["alerts"]
+        group = CorrelationIds(group_key=body.groupKey or None)
+        notification = Notification(self.name, tenant_id, received_at, group)
         return [
-            self._event(alert, raw, body, received_at, tenant_id)
+            notification.event(
+                alert,
+                raw,
+                title=alert.annotations.get("summary")
+                or alert.labels.get("alertname")
+                or body.title
+                or "Grafana alert",
+                description=_describe(alert),
+            )
             for alert, raw in zip(body.alerts, raw_alerts, strict=True)
         ]
-
-    def _event(
-        self,
-        alert: _Alert,
-        raw: dict[str, Any],
-        body: _Webhook,
-        received_at: datetime,
-        tenant_id: str,
-    ) -> Event:
-        labels = alert.labels
-        fp = alert.fingerprint or fingerprint_labels(labels)
-        ts, occurrence = alert_timing(alert.status, alert.startsAt, alert.endsAt)
-        title = (
-            alert.annotations.get("summary")
-            or labels.get("alertname")
-            or body.title
-            or "Grafana alert"
-        )
-        return Event(
-            tenant_id=tenant_id,
-            source=self.name,
-            ts=ts,
-            received_at=received_at,
-            entity=entity_from_labels(labels),
-            severity=severity_from_text(labels.get("severity")),
-            status=alert.status,
-            title=title[:1024],
-            description=_describe(alert),
-            labels=labels,
-            correlation_ids=CorrelationIds(group_key=body.groupKey or None),
-            fingerprint=fp[:128],
-            ingest_id=ingest_id(self.name, fp, alert.status.value, occurrence),
-            raw=raw,
-        )
