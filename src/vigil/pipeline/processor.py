@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,22 +26,12 @@ from vigil.platform.ids import IdFactory
 from vigil.platform.metrics import Metrics
 from vigil.sources import PayloadError, SourceRegistry
 
-__all__ = ["BatchReport", "Processor"]
+__all__ = ["Processor"]
 
 log = logging.getLogger(__name__)
 
 # Parsed events kept for requests the writer just stored, so they are not parsed twice.
 _MAX_HINTS = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class BatchReport:
-    requests: int
-    stored: int
-    folded: int
-    redelivered: int
-    silenced: int
-    dead_lettered: int
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -229,15 +217,6 @@ class Processor:
             await session.commit()
         self._account([], outcome, letters)
         return outcome
-
-    def summarise(self, outcome: Outcome) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for item in outcome.stored:
-            counts["folded" if item.folded else "stored"] += 1
-            counts["silenced"] += bool(item.silenced_by)
-        counts["redelivered"] = len(outcome.dropped)
-        counts["dead_lettered"] = len(outcome.failed)
-        return counts
 
 
 async def _claim(session: AsyncSession, limit: int, only: str | None) -> list[dict[str, Any]]:
