@@ -38,7 +38,7 @@ def am_alert(
     }
 
 
-def am_body(*alerts: dict[str, Any]) -> bytes:
+def am_body(*alerts: dict[str, Any], group_key: str = "{}:{}") -> bytes:
     """An Alertmanager webhook v4 body carrying `alerts`."""
     status = "firing" if any(a["status"] == "firing" for a in alerts) else "resolved"
     return orjson.dumps(
@@ -46,7 +46,7 @@ def am_body(*alerts: dict[str, Any]) -> bytes:
             "version": "4",
             "status": status,
             "receiver": "vigil",
-            "groupKey": "{}:{}",
+            "groupKey": group_key,
             "alerts": list(alerts),
             "externalURL": "http://alertmanager.example",
         }

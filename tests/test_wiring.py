@@ -10,8 +10,8 @@ from vigil.wiring import build_runtime, build_sequence
 def test_pipeline_order() -> None:
     sequence = build_sequence(load_settings(), ServiceCatalog(), IdFactory(SystemClock()))
     names = [stage.name for stage in sequence.stages]
-    assert names == ["validate", "dedup", "enrich", "classify", "silence", "store"]
-    assert [s.name for s in sequence.stages if s.transactional] == ["dedup", "store"]
+    assert names == ["validate", "dedup", "enrich", "classify", "silence", "store", "correlate"]
+    assert [s.name for s in sequence.stages if s.transactional] == ["dedup", "store", "correlate"]
 
 
 def test_runtime_uses_the_settings() -> None:

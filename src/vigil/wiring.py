@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from vigil.incidents import (
+    AutoResolve,
+    CorrelateStage,
+    CorrelationWindow,
+    IncidentService,
+    ServiceGraph,
+)
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline import (
     DeadLetterReplayer,
@@ -28,6 +35,13 @@ __all__ = ["build_runtime", "build_sequence", "main"]
 
 def build_sequence(settings: Settings, catalog: ServiceCatalog, ids: IdFactory) -> Sequence:
     """The pipeline, top to bottom."""
+    rules = settings.incidents
+    graph = ServiceGraph((s.name, dep) for s in catalog.services for dep in s.dependencies)
+    limits = CorrelationWindow(
+        window=timedelta(seconds=rules.window_seconds),
+        flap_window=timedelta(seconds=rules.flap_window_seconds),
+        max_hops=rules.max_hops,
+    )
     return Sequence(
         [
             ValidateStage(
@@ -39,6 +53,7 @@ def build_sequence(settings: Settings, catalog: ServiceCatalog, ids: IdFactory) 
             ClassifyStage(settings.priority_rules),
             SilenceStage(settings.silences, settings.maintenance_windows),
             StoreStage(ids),
+            CorrelateStage(graph, limits, ids, AutoResolve(rules.auto_resolve)),
         ]
     )
 
@@ -56,6 +71,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     writer = IntakeWriter(db, ids, on_stored=processor.notify)
     intake = IntakeService(db, sources, writer, clock, ids, metrics, settings.max_body_bytes)
     replayer = DeadLetterReplayer(db, sources, processor, clock, ids)
+    incidents = IncidentService(db, clock, ids)
     return Runtime(
         settings=settings,
         db=db,
@@ -67,6 +83,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         intake=intake,
         processor=processor,
         replayer=replayer,
+        incidents=incidents,
     )
 
 

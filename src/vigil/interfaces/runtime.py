@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from vigil.incidents import IncidentService
 from vigil.pipeline import DeadLetterReplayer, IntakeService, IntakeWriter, Processor
 from vigil.platform import Clock, Database, IdFactory, Metrics, Settings
 from vigil.platform.migrate import upgrade
@@ -29,6 +30,7 @@ class Runtime:
     intake: IntakeService
     processor: Processor
     replayer: DeadLetterReplayer
+    incidents: IncidentService
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 

@@ -43,6 +43,8 @@ class Item:
     priority: str | None = None
     silenced_by: str | None = None
     event_id: str | None = None
+    # The stored event's status once this item is applied (a late repeat may not change it).
+    status: str | None = None
     folded: bool = False
     dropped: str | None = None
     failure: StageFailure | None = None

@@ -97,7 +97,7 @@ class StoreStage:
             row, folded = self._row_for(item, key, new, updated, ctx.now)
             if folded:
                 _fold(row, item)
-            item.event_id, item.folded = row["id"], folded
+            item.event_id, item.folded, item.status = row["id"], folded, row["status"]
             out.append(item)
         await repository.insert_events(ctx.session, list(new.values()))
         await repository.update_events(

@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 __all__ = [
+    "IncidentSettings",
     "MaintenanceWindow",
     "Matcher",
     "PriorityRule",
@@ -96,6 +97,19 @@ class PriorityRule(_Model):
     priority: Literal["P0", "P1", "P2", "P3"]
 
 
+class IncidentSettings(_Model):
+    """How alerts are grouped into incidents and when those end on their own."""
+
+    # Same service, shared change/trace id or a neighbour in the dependency graph count
+    # only within this many seconds of the incident's latest alert.
+    window_seconds: float = Field(default=900, gt=0)
+    # A resolved incident whose alerts fire again within this window is reopened.
+    flap_window_seconds: float = Field(default=900, ge=0)
+    # How far apart in the dependency graph two services may be to share an incident.
+    max_hops: int = Field(default=1, ge=0, le=5)
+    auto_resolve: Literal["all", "first", "last", "never"] = "all"
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("vigil", appauthor=False))
 
@@ -130,6 +144,7 @@ class Settings(BaseSettings):
     maintenance_windows: list[MaintenanceWindow] = []
     priority_rules: list[PriorityRule] = []
     processor_batch_size: int = Field(default=25, gt=0)
+    incidents: IncidentSettings = IncidentSettings()
     log_level: str = "info"
 
     # The YAML file this class reads; load_settings binds it on a subclass.

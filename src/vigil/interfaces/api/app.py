@@ -11,7 +11,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 import vigil
-from vigil.interfaces.api import analyze, deadletters, events, health, silences, webhooks
+from vigil.interfaces.api import (
+    analyze,
+    deadletters,
+    events,
+    health,
+    incidents,
+    silences,
+    stats,
+    webhooks,
+)
 from vigil.interfaces.api.deps import error_response
 from vigil.interfaces.runtime import Runtime
 
@@ -38,7 +47,7 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    for module in (webhooks, events, deadletters, silences, analyze, health):
+    for module in (webhooks, events, incidents, stats, deadletters, silences, analyze, health):
         app.include_router(module.router)
 
     @app.exception_handler(HTTPException)

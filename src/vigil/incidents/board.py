@@ -1,0 +1,230 @@
+"""The incidents of one tenant being worked on in one transaction, and what changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigil.events import Severity
+from vigil.incidents import repository
+from vigil.incidents.correlate import IncidentView, MemberView, Signal
+from vigil.incidents.lifecycle import IncidentState, Trigger, next_state
+from vigil.platform.ids import IdFactory
+
+__all__ = ["Board", "Change", "derive_priority", "derive_severity"]
+
+# The timestamp a state sets the first time it is reached (MTTA, MTTR read them).
+_STAMPS = {
+    IncidentState.ACKNOWLEDGED: "acknowledged_at",
+    IncidentState.MITIGATED: "mitigated_at",
+    IncidentState.RESOLVED: "resolved_at",
+    IncidentState.LEARNED: "learned_at",
+}
+_PRIORITIES = ("P0", "P1", "P2", "P3")
+# An incident that spans this many services is one priority more urgent than its alerts.
+_WIDE = 3
+
+
+def derive_severity(members: list[MemberView]) -> str:
+    return min((Severity(m.severity) for m in members), key=lambda s: s.rank).value
+
+
+def derive_priority(members: list[MemberView]) -> str:
+    """The most urgent member priority (each already weighs severity by service tier),
+    raised one step when the failure has spread to several services."""
+    best = min(_PRIORITIES.index(m.priority) for m in members)
+    services = {m.service for m in members if m.service}
+    if len(services) >= _WIDE:
+        best = max(0, best - 1)
+    return _PRIORITIES[best]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A state change made on the board, for the caller to report."""
+
+    incident_id: str
+    before: IncidentState
+    after: IncidentState
+    trigger: Trigger
+
+
+@dataclass
+class Board:
+    """Loaded incidents plus pending writes; `flush` writes them, the caller commits."""
+
+    tenant_id: str
+    ids: IdFactory
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    views: dict[str, IncidentView] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    _by_event: dict[str, str] = field(default_factory=dict)
+    _new: set[str] = field(default_factory=set)
+    _dirty: set[str] = field(default_factory=set)
+    _new_members: list[dict[str, Any]] = field(default_factory=list)
+    _firing: dict[tuple[str, str], bool] = field(default_factory=dict)
+    _timeline: list[dict[str, Any]] = field(default_factory=list)
+
+    def load(self, row: dict[str, Any], members: list[MemberView]) -> IncidentView:
+        view = IncidentView(
+            id=row["id"],
+            state=IncidentState(row["state"]),
+            last_activity=row["last_activity_at"],
+            resolved_at=row["resolved_at"],
+            opener=row["opener_event_id"],
+            members={m.event_id: m for m in sorted(members, key=lambda m: m.attached_at)},
+        )
+        self.rows[view.id], self.views[view.id] = dict(row), view
+        for member in view.members.values():
+            self._index(member.event_id, view.id)
+        return view
+
+    def _index(self, event_id: str, incident_id: str) -> None:
+        # The newest incident an event belongs to is its current one.
+        current = self._by_event.get(event_id)
+        if (
+            current is None
+            or self.rows[current]["detected_at"] <= self.rows[incident_id]["detected_at"]
+        ):
+            self._by_event[event_id] = incident_id
+
+    def incident_of(self, event_id: str) -> IncidentView | None:
+        found = self._by_event.get(event_id)
+        return self.views[found] if found else None
+
+    def open(self, signal: Signal, member: MemberView, at: datetime) -> IncidentView:
+        incident_id = self.ids.new()
+        title = signal.title + (f" ({signal.service})" if signal.service else "")
+        self.rows[incident_id] = {
+            "id": incident_id, "tenant_id": self.tenant_id, "title": title[:1024],
+            "state": IncidentState.DETECTED.value, "severity": member.severity,
+            "priority": member.priority, "services": [], "alert_count": 0,
+            "opener_event_id": signal.event_id, "detected_at": signal.ts,
+            "acknowledged_at": None, "mitigated_at": None, "resolved_at": None,
+            "learned_at": None, "last_activity_at": signal.ts, "updated_at": at,
+            "reopened": 0, "merged_into": None,
+        }  # fmt: skip
+        view = IncidentView(incident_id, IncidentState.DETECTED, signal.ts, None, signal.event_id)
+        self.views[incident_id] = view
+        self._new.add(incident_id)
+        self.record(view, signal.ts, "detected", f"detected: {title}", event_id=signal.event_id)
+        self._add_member(view, member, signal.ts)
+        return view
+
+    def split_off(
+        self, view: IncidentView, moved: list[MemberView], title: str, at: datetime
+    ) -> IncidentView:
+        """A new incident holding `moved` (already re-homed in the database by the caller)."""
+        first = min(moved, key=lambda m: m.attached_at)
+        incident_id = self.ids.new()
+        row = dict(self.rows[view.id], id=incident_id, title=title[:1024], reopened=0)
+        row.update(state=IncidentState.DETECTED.value, opener_event_id=first.event_id,
+                   detected_at=first.attached_at, acknowledged_at=None, mitigated_at=None,
+                   resolved_at=None, learned_at=None)  # fmt: skip
+        self.rows[incident_id] = row
+        new = IncidentView(incident_id, IncidentState.DETECTED, first.attached_at, None,
+                           first.event_id, {m.event_id: m for m in moved})  # fmt: skip
+        new.last_activity = max(m.attached_at for m in moved)
+        self.views[incident_id] = new
+        self._new.add(incident_id)
+        self._dirty.add(view.id)
+        return new
+
+    def attach(self, view: IncidentView, signal: Signal, member: MemberView) -> None:
+        text = f"alert joined: {signal.title}" + (f" on {signal.service}" if signal.service else "")
+        self.record(
+            view, signal.ts, "alert_attached", f"{text} ({member.reason})",
+            event_id=signal.event_id, reason=member.reason,
+        )  # fmt: skip
+        self._add_member(view, member, signal.ts)
+
+    def _add_member(self, view: IncidentView, member: MemberView, ts: datetime) -> None:
+        view.members[member.event_id] = member
+        self._by_event[member.event_id] = view.id
+        self._new_members.append(_member_row(self.tenant_id, view.id, member))
+        self.touch(view, ts)
+
+    def set_firing(self, view: IncidentView, signal: Signal) -> bool:
+        """Record an alert's firing/resolved change; False when nothing changed."""
+        member = view.members[signal.event_id]
+        self.touch(view, signal.ts)
+        if member.firing == signal.firing:
+            return False
+        member.firing = signal.firing
+        self._firing[(view.id, member.event_id)] = signal.firing
+        word = "fired again" if signal.firing else "resolved"
+        self.record(view, signal.ts, f"alert_{word.replace(' ', '_')}", f"alert {word}: "
+                    f"{signal.title}", event_id=signal.event_id)  # fmt: skip
+        return True
+
+    def touch(self, view: IncidentView, ts: datetime) -> None:
+        view.last_activity = max(view.last_activity, ts)
+        self._dirty.add(view.id)
+
+    def move(
+        self, view: IncidentView, trigger: Trigger, actor: str, reason: str, at: datetime
+    ) -> IncidentState:
+        """Apply a lifecycle trigger (raises IllegalTransitionError) and log it."""
+        before = view.state
+        after = next_state(before, trigger)
+        row = self.rows[view.id]
+        row["state"], view.state = after.value, after
+        stamp = _STAMPS.get(after)
+        if stamp and (row[stamp] is None or after is IncidentState.RESOLVED):
+            row[stamp] = at
+        if trigger is Trigger.REOPEN:
+            row["resolved_at"], row["reopened"] = None, row["reopened"] + 1
+        view.resolved_at = row["resolved_at"]
+        self._dirty.add(view.id)
+        self.changes.append(Change(view.id, before, after, trigger))
+        summary = f"{before.value} → {after.value} ({trigger.value})"
+        self.record(view, at, "state_changed", summary + (f": {reason}" if reason else ""),
+                    actor=actor, trigger=trigger.value, before=before.value,
+                    after=after.value)  # fmt: skip
+        return after
+
+    def record(
+        self, view: IncidentView, at: datetime, kind: str, summary: str, **data: Any
+    ) -> None:
+        actor = str(data.pop("actor", "vigil"))
+        self._timeline.append({
+            "id": self.ids.new(), "tenant_id": self.tenant_id, "incident_id": view.id,
+            "at": at, "kind": kind, "actor": actor, "summary": summary, "data": data,
+        })  # fmt: skip
+
+    def _refresh(self, incident_id: str, now: datetime) -> dict[str, Any]:
+        row, view = self.rows[incident_id], self.views[incident_id]
+        members = list(view.members.values())
+        if members:
+            row["severity"], row["priority"] = derive_severity(members), derive_priority(members)
+        row.update(
+            services=sorted(view.services),
+            alert_count=len(members),
+            last_activity_at=view.last_activity,
+            updated_at=now,
+        )
+        return row
+
+    async def flush(self, session: AsyncSession, now: datetime) -> None:
+        new = [self._refresh(i, now) for i in sorted(self._new)]
+        dirty = [self._refresh(i, now) for i in sorted(self._dirty - self._new)]
+        await repository.insert_incidents(session, new)
+        await repository.update_incidents(session, dirty)
+        await repository.insert_members(session, self._new_members)
+        await repository.set_members_firing(session, self._firing)
+        await repository.insert_timeline(session, self._timeline)
+        for pending in (self._new, self._dirty, self._new_members, self._firing, self._timeline):
+            pending.clear()
+
+
+def _member_row(tenant_id: str, incident_id: str, m: MemberView) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id, "event_id": m.event_id, "tenant_id": tenant_id,
+        "fingerprint": m.fingerprint, "family": m.family, "service": m.service,
+        "group_key": m.group_key, "change_keys": sorted(m.change_keys),
+        "severity": m.severity, "priority": m.priority, "firing": m.firing,
+        "attached_at": m.attached_at, "reason_kind": m.reason_kind, "reason": m.reason,
+    }  # fmt: skip

@@ -1,0 +1,160 @@
+"""Correlate stage: the pipeline's last step turns stored alerts into incidents."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from vigil.events import EventStatus, EventType
+from vigil.incidents import repository
+from vigil.incidents.board import Board
+from vigil.incidents.correlate import (
+    CorrelationWindow,
+    IncidentView,
+    MemberView,
+    ServiceGraph,
+    Signal,
+    alert_family,
+    best_match,
+)
+from vigil.incidents.lifecycle import ACTIVE_STATES, IncidentState, Trigger
+from vigil.incidents.resolve import AutoResolve, should_resolve
+from vigil.pipeline.base import Batch, Item, StageContext
+from vigil.platform.ids import IdFactory
+
+__all__ = ["CorrelateStage", "signal_of"]
+
+_CORRELATED = frozenset({EventType.ALERT, EventType.INCIDENT, EventType.ANOMALY})
+
+
+def signal_of(item: Item) -> Signal:
+    event = item.event
+    ids = event.correlation_ids
+    changes = {f"{k}:{v}" for k, v in (("deploy", ids.deploy), ("commit", ids.commit),
+                                       ("trace", ids.trace_id)) if v}  # fmt: skip
+    assert item.event_id is not None, "the correlate stage runs after the store stage"
+    return Signal(
+        event_id=item.event_id,
+        fingerprint=event.fingerprint,
+        family=alert_family(event.labels, event.service, event.title),
+        service=event.service,
+        group_key=ids.group_key,
+        change_keys=frozenset(changes),
+        ts=event.ts,
+        firing=(item.status or event.status.value) == EventStatus.FIRING.value,
+        title=event.title,
+    )
+
+
+class CorrelateStage:
+    """Attach each stored alert to the incident of its failure, or open one; keep member
+    status, auto-resolve and the flap guard; note changes on the incidents they touch.
+
+    Runs under a per-tenant lock in the processor's transaction, so concurrent workers
+    see each other's incidents and never open two for one failure."""
+
+    name = "correlate"
+    transactional = True
+
+    def __init__(
+        self,
+        graph: ServiceGraph,
+        limits: CorrelationWindow,
+        ids: IdFactory,
+        auto_resolve: AutoResolve = AutoResolve.ALL,
+    ) -> None:
+        self._graph, self._limits, self._ids = graph, limits, ids
+        self._auto_resolve = auto_resolve
+
+    async def __call__(self, batch: Batch, ctx: StageContext) -> Batch:
+        by_tenant: dict[str, list[Item]] = defaultdict(list)
+        for item in batch:
+            if item.event_id is not None and not item.silenced_by:
+                by_tenant[item.event.tenant_id].append(item)
+        for tenant_id, items in by_tenant.items():
+            await self._tenant(tenant_id, items, ctx)
+        return batch
+
+    async def _tenant(self, tenant_id: str, items: list[Item], ctx: StageContext) -> None:
+        await repository.lock_tenant(ctx.session, tenant_id)
+        board = Board(tenant_id, self._ids)
+        loaded = await repository.load_incidents(
+            ctx.session,
+            tenant_id,
+            resolved_since=ctx.now - self._limits.flap_window - self._limits.window,
+            event_ids=sorted({item.event_id for item in items if item.event_id}),
+        )
+        for row, members in loaded:
+            board.load(row, members)
+        for item in sorted(items, key=lambda it: it.event.ts):
+            if item.event.event_type in _CORRELATED:
+                self._alert(board, item, ctx.now)
+            elif item.event.event_type is EventType.CHANGE and not item.folded:
+                self._change(board, item)
+        await board.flush(ctx.session, ctx.now)
+
+    def _alert(self, board: Board, item: Item, now: datetime) -> None:
+        signal = signal_of(item)
+        current = board.incident_of(signal.event_id)
+        if current is not None and self._follow(board, current, signal):
+            return
+        if not signal.firing:
+            return
+        member = _member(item, signal, "opened", "first alert")
+        match = best_match(signal, list(board.views.values()), self._graph, self._limits)
+        if match is None:
+            board.open(signal, member, now)
+            return
+        member.reason_kind, member.reason = match.kind.label, match.detail
+        if match.incident.state is IncidentState.RESOLVED:
+            reason = f"{signal.title} fired within the flap window ({match.detail})"
+            board.move(match.incident, Trigger.REOPEN, "vigil", reason, signal.ts)
+        board.attach(match.incident, signal, member)
+
+    def _follow(self, board: Board, view: IncidentView, signal: Signal) -> bool:
+        """A repeat or status change of an alert already in an incident; False when the
+        alert must be correlated afresh (its incident is over and it fired again)."""
+        if view.state in ACTIVE_STATES:
+            if board.set_firing(view, signal) and not signal.firing:
+                self._maybe_resolve(board, view, signal.ts)
+            return True
+        flapped = view.resolved_at is not None and (
+            signal.ts - view.resolved_at <= self._limits.flap_window
+        )
+        if view.state is IncidentState.RESOLVED and signal.firing and flapped:
+            reason = f"{signal.title} fired again within the flap window"
+            board.move(view, Trigger.REOPEN, "vigil", reason, signal.ts)
+            board.set_firing(view, signal)
+            return True
+        if not signal.firing and signal.event_id in view.members:
+            board.set_firing(view, signal)
+        return False
+
+    def _maybe_resolve(self, board: Board, view: IncidentView, at: datetime) -> None:
+        reason = should_resolve(view, self._auto_resolve)
+        if reason is not None:
+            board.move(view, Trigger.RESOLVE, "vigil", reason, at)
+
+    def _change(self, board: Board, item: Item) -> None:
+        service = item.event.service
+        for view in board.views.values():
+            if view.state in ACTIVE_STATES and service and service in view.services:
+                board.record(view, item.event.ts, "change", f"change: {item.event.title}",
+                             event_id=item.event_id)  # fmt: skip
+
+
+def _member(item: Item, signal: Signal, kind: str, reason: str) -> MemberView:
+    return MemberView(
+        event_id=signal.event_id,
+        fingerprint=signal.fingerprint,
+        family=signal.family,
+        service=signal.service,
+        group_key=signal.group_key,
+        change_keys=signal.change_keys,
+        severity=item.event.severity.value,
+        priority=item.priority or "P3",
+        firing=signal.firing,
+        attached_at=signal.ts,
+        reason_kind=kind,
+        reason=reason,
+    )

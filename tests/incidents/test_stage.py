@@ -1,0 +1,95 @@
+"""The correlate stage, end to end through intake and processor on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.conftest import T0, MakeRuntime
+from tests.incidents.conftest import detail, fire, incidents, only_incident
+from vigil.interfaces.runtime import Runtime
+
+
+async def test_a_cascade_up_the_call_graph_is_one_incident(runtime: Runtime) -> None:
+    await fire(runtime, "PostgresSlowQueries", "postgres-main", T0, instance="pg-0")
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=1))
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=2), instance="p-2")
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=3))
+
+    incident = await only_incident(runtime)
+
+    assert incident.services == ["checkout", "payments", "postgres-main"]
+    assert incident.alert_count == 4
+    assert [m.reason_kind for m in incident.members] == [
+        "opened", "dependency", "group_key", "dependency",
+    ]  # fmt: skip
+    assert incident.members[1].reason == "payments calls postgres-main"
+    assert incident.members[3].reason == "checkout calls payments"
+    # Critical on tier-1 services, spread over three: the most urgent priority.
+    assert (incident.severity, incident.priority) == ("critical", "P0")
+    assert incident.title == "PostgresSlowQueries fires (postgres-main)"
+    kinds = [entry.kind for entry in incident.timeline]
+    assert kinds == ["detected", "alert_attached", "alert_attached", "alert_attached"]
+
+
+async def test_unrelated_services_and_late_alerts_open_their_own(runtime: Runtime) -> None:
+    await fire(runtime, "HighLatencyP99", "payments", T0)
+    await fire(runtime, "IndexLag", "search", T0 + timedelta(minutes=1))
+    # The same service, but long after the payments incident went quiet.
+    await fire(runtime, "DiskFilling", "payments", T0 + timedelta(hours=2))
+
+    found = await incidents(runtime)
+
+    assert sorted(i.services[0] for i in found) == ["payments", "payments", "search"]
+    assert all(i.alert_count == 1 for i in found)
+
+
+async def test_same_service_and_same_family_join(runtime: Runtime) -> None:
+    await fire(runtime, "HighLatencyP99", "cart", T0, instance="cart-1")
+    await fire(runtime, "PodRestarts", "cart", T0 + timedelta(minutes=5))
+    await fire(runtime, "HighLatencyP99", "cart", T0 + timedelta(minutes=6), instance="cart-2",
+               group_key="other-group")  # fmt: skip
+
+    incident = await only_incident(runtime)
+
+    assert [m.reason_kind for m in incident.members] == ["opened", "service", "family"]
+
+
+async def test_auto_resolve_then_flap_reopens_then_late_refire_is_new(runtime: Runtime) -> None:
+    await fire(runtime, "HighLatencyP99", "payments", T0)
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=1))
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=4), status="resolved")
+    assert (await only_incident(runtime)).state == "detected"
+
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=5), status="resolved")
+    resolved = await only_incident(runtime)
+    assert resolved.state == "resolved"
+    assert resolved.mttr_seconds == 5 * 60 + 1
+
+    # Re-fires 5 minutes later, inside the 15-minute flap window: the same incident.
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=10))
+    reopened = await only_incident(runtime)
+    assert (reopened.state, reopened.reopened, reopened.resolved_at) == ("detected", 1, None)
+    assert reopened.timeline[-2].summary.startswith("resolved → detected (reopen)")
+
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=12), status="resolved")
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=13), status="resolved")
+    assert (await only_incident(runtime)).state == "resolved"
+
+    # An hour later: a new failure, a new incident.
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=75))
+    found = await incidents(runtime)
+    assert [i.state for i in found] == ["detected", "resolved"]
+    newest = await detail(runtime, found[0].id)
+    assert newest.members[0].reason_kind == "opened"
+
+
+async def test_silenced_and_resolved_only_alerts_open_nothing(
+    make_runtime: MakeRuntime,
+) -> None:
+    staging = {"id": "staging", "matchers": [{"name": "env", "value": "staging"}],
+               "ends_at": T0 + timedelta(days=1)}  # fmt: skip
+    runtime = await make_runtime(silences=[staging])
+    await fire(runtime, "HighLatencyP99", "payments", T0, env="staging")
+    await fire(runtime, "HighLatencyP99", "cart", T0, status="resolved")
+
+    assert await incidents(runtime) == []
