@@ -31,6 +31,7 @@ layers: $(STAMP)
 	$(BIN)/lint-imports
 
 pytest: $(STAMP)
+	./scripts/install-peers.sh
 	$(BIN)/pytest
 
 bench-ingest: $(STAMP)
