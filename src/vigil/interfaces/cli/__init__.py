@@ -267,11 +267,12 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 def _register_extensions() -> None:
-    from vigil.interfaces.cli import bench, demo, rca
+    from vigil.interfaces.cli import bench, demo, logs_eval, rca
 
     demo.register(app)
     bench.register(bench_app)
     rca.register(app, eval_app)
+    logs_eval.register(eval_app)
 
 
 def run(factory: RuntimeFactory) -> None:

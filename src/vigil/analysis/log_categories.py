@@ -1,0 +1,134 @@
+"""Error categories of log lines (out of memory, connection, timeout, DNS, auth, ...).
+
+Each category is a family of case-insensitive regular expressions over the phrases that
+runtimes, libraries and proxies print (JVM, Go, Python, glibc errno texts, Envoy,
+nginx, Kubernetes). Families are tried in a fixed order, most specific first, so
+``dial tcp: lookup db on 10.0.0.10:53: no such host`` is DNS rather than connection,
+``x509: certificate has expired`` is certificate rather than auth, and ``connection timed
+out`` is timeout rather than connection. HTTP status codes count only next to ``status``,
+``code`` or ``HTTP``, so a port or a byte count of 401 is not an auth failure. A line
+matching no family is ``none``.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+__all__ = ["CATEGORY_PATTERNS", "ErrorCategory", "categorise"]
+
+
+class ErrorCategory(StrEnum):
+    """What kind of failure a log line reports."""
+
+    OUT_OF_MEMORY = "out_of_memory"
+    DISK = "disk"
+    CERTIFICATE = "certificate"
+    DNS = "dns"
+    AUTH = "auth"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    DEPENDENCY = "dependency"
+    NONE = "none"
+
+
+CATEGORY_PATTERNS: dict[ErrorCategory, tuple[str, ...]] = {
+    ErrorCategory.OUT_OF_MEMORY: (
+        r"out of memory",
+        r"OutOfMemory(Error|Exception)?",
+        r"\bOOM(Killed| ?killer|-kill)?\b",
+        r"cannot allocate memory",
+        r"memory allocation failed",
+        r"\bMemoryError\b",
+        r"std::bad_alloc",
+        r"GC overhead limit exceeded",
+        r"heap space",
+    ),
+    ErrorCategory.DISK: (
+        r"no space left on device",
+        r"disk (is )?full",
+        r"disk quota exceeded",
+        r"\bENOSPC\b",
+        r"read-only file ?system",
+        r"\bI/O error\b",
+        r"input/output error",
+        r"filesystem (is )?full",
+    ),
+    ErrorCategory.CERTIFICATE: (
+        r"certificate",
+        r"\bx509\b",
+        r"\bPKIX\b",
+        r"SSL routines",
+        r"\bSSLHandshakeException\b",
+        r"unable to get local issuer",
+    ),
+    ErrorCategory.DNS: (
+        r"no such host",
+        r"name or service not known",
+        r"temporary failure in name resolution",
+        r"\bUnknownHostException\b",
+        r"could not resolve( host)?",
+        r"\bNXDOMAIN\b",
+        r"\bgetaddrinfo\b.*\bfail",
+        r"\bEAI_AGAIN\b",
+        r"\bENOTFOUND\b",
+        r"DNS (resolution|lookup) (failed|error)",
+    ),
+    ErrorCategory.AUTH: (
+        r"\bunauthori[sz]ed\b",
+        r"\bforbidden\b",
+        r"(status|code|HTTP)\D{0,12}\b40[13]\b",
+        r"authentication (failure|failed|error)",
+        r"invalid (credentials|password|token|api key)",
+        r"(token|credentials|password) (has )?expired",
+        r"access denied",
+        r"permission denied",
+        r"failed password",
+        r"\bnot authori[sz]ed\b",
+    ),
+    ErrorCategory.TIMEOUT: (
+        r"timed? ?out",
+        r"\btimeout\b",
+        r"deadline exceeded",
+        r"\bETIMEDOUT\b",
+        r"(status|code|HTTP)\D{0,12}\b504\b",
+        r"took too long",
+    ),
+    ErrorCategory.CONNECTION: (
+        r"connection refused",
+        r"\bECONNREFUSED\b",
+        r"connection reset",
+        r"\bECONNRESET\b",
+        r"broken pipe",
+        r"(network|host) is unreachable",
+        r"no route to host",
+        r"connection (closed|aborted|lost)",
+        r"\bConnectException\b",
+        r"failed to connect",
+        r"could not connect",
+        r"unable to connect",
+    ),
+    ErrorCategory.DEPENDENCY: (
+        r"service unavailable",
+        r"(status|code|HTTP)\D{0,12}\b50[023]\b",
+        r"bad gateway",
+        r"upstream (connect )?error",
+        r"no healthy upstream",
+        r"circuit ?breaker",
+        r"\bupstream\b.*\b(fail|unavailable|error)",
+        r"(dependency|downstream) .*(fail|unavailable|error)",
+    ),
+}
+
+_COMPILED = tuple(
+    (category, re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE))
+    for category, patterns in CATEGORY_PATTERNS.items()
+)
+
+
+def categorise(text: str) -> ErrorCategory:
+    """The first category (in :class:`ErrorCategory` order) whose patterns match ``text``."""
+    for category, regex in _COMPILED:
+        if regex.search(text):
+            return category
+    return ErrorCategory.NONE

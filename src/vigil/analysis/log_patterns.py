@@ -1,0 +1,217 @@
+"""Log pattern signals per service: new templates and template rate shifts, with examples.
+
+:class:`LogPatternDetector` mines each service's lines with its own
+:class:`~vigil.analysis.log_templates.LogTemplateMiner` (settings per service, or a
+default) and counts them per template in a :class:`~vigil.analysis.log_rates.RateTracker`.
+Counts are kept under the template a line had when it was observed; when the miner later
+learns that a word position is a variable, :meth:`LogPatternDetector.signals` merges the
+counts of the templates that now share a key, so a template becoming more general is
+never mistaken for a new one. Each signal carries the template, its baseline and window
+rates, their ratio, the error category and a few example lines from the window. Pure:
+time is passed in; the detection service turns signals into Events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vigil.analysis.log_categories import ErrorCategory, categorise
+from vigil.analysis.log_rates import RateSettings, RateShift, RateState, RateTracker
+from vigil.analysis.log_templates import (
+    LogTemplateMiner,
+    MinerSettings,
+    MinerState,
+    TemplateMatch,
+)
+
+__all__ = ["DetectorSettings", "DetectorState", "LogPatternDetector", "LogSignal", "SourceState"]
+
+SignalKind = Literal["new_template", "rate_increase", "rate_decrease"]
+_KINDS: dict[str, SignalKind] = {
+    "new": "new_template",
+    "increase": "rate_increase",
+    "decrease": "rate_decrease",
+}
+_RAW_SEPARATOR = "\x1e"
+
+
+class DetectorSettings(BaseModel):
+    """Mining settings per service (``default`` for the rest), rate test, examples kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default: MinerSettings = MinerSettings()
+    services: dict[str, MinerSettings] = Field(default_factory=dict)
+    rates: RateSettings = RateSettings()
+    examples: int = Field(default=3, ge=0)
+
+
+class LogSignal(BaseModel):
+    """A template of a service that is new or whose rate moved; rates are lines per minute."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    service: str
+    kind: SignalKind
+    template: str
+    template_key: str
+    category: ErrorCategory
+    baseline_rate: float
+    window_rate: float
+    ratio: float
+    window_count: int
+    expected_count: float
+    p_value: float
+    first_seen: datetime
+    examples: tuple[str, ...]
+
+
+class SourceState(BaseModel):
+    """One service's miner, counts and examples, as plain data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    miner: MinerState
+    rates: RateState
+    examples: dict[str, list[tuple[float, str]]]
+
+
+class DetectorState(BaseModel):
+    """A JSON-able snapshot of a :class:`LogPatternDetector`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    settings: DetectorSettings
+    sources: dict[str, SourceState]
+
+
+@dataclass
+class _Source:
+    miner: LogTemplateMiner
+    rates: RateTracker
+    examples: dict[str, deque[tuple[float, str]]] = field(default_factory=dict)
+
+
+def _raw_key(cluster_id: int, template: str) -> str:
+    return f"{cluster_id}{_RAW_SEPARATOR}{template}"
+
+
+def _seconds(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+class LogPatternDetector:
+    """Streaming log pattern detection for many services (not thread-safe)."""
+
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+        self._sources: dict[str, _Source] = {}
+
+    def observe(self, ts: datetime, line: str, service: str) -> TemplateMatch:
+        """Mine and count one raw line of ``service`` at ``ts``; returns its template."""
+        source = self._source(service)
+        match = source.miner.add_line(line)
+        raw = _raw_key(match.cluster_id, match.template)
+        moment = _seconds(ts)
+        source.rates.add(raw, moment)
+        if self.settings.examples:
+            kept = source.examples.setdefault(raw, deque(maxlen=self.settings.examples))
+            kept.append((moment, line))
+        return match
+
+    def signals(self, now: datetime) -> list[LogSignal]:
+        """New templates and rate shifts of every service at ``now``, strongest first."""
+        found: list[LogSignal] = []
+        moment = _seconds(now)
+        for service, source in sorted(self._sources.items()):
+            groups, templates = self._groups(source)
+            for shift in source.rates.shifts(moment, groups):
+                found.append(self._signal(service, source, shift, (groups, templates), moment))
+        return sorted(found, key=lambda s: (s.p_value, s.service, s.template_key))
+
+    def snapshot(self) -> DetectorState:
+        """Everything learnt and counted, as plain data (safe to store and load back)."""
+        sources = {
+            name: SourceState(
+                miner=s.miner.snapshot(),
+                rates=s.rates.snapshot(),
+                examples={k: list(v) for k, v in s.examples.items()},
+            )
+            for name, s in self._sources.items()
+        }
+        return DetectorState(settings=self.settings, sources=sources)
+
+    @classmethod
+    def restore(cls, state: DetectorState) -> LogPatternDetector:
+        """A detector that continues from ``state``."""
+        detector = cls(state.settings)
+        keep = state.settings.examples or None
+        for name, saved in state.sources.items():
+            detector._sources[name] = _Source(
+                miner=LogTemplateMiner.restore(saved.miner),
+                rates=RateTracker.restore(saved.rates),
+                examples={k: deque(v, maxlen=keep) for k, v in saved.examples.items()},
+            )
+        return detector
+
+    def _source(self, service: str) -> _Source:
+        source = self._sources.get(service)
+        if source is None:
+            miner_settings = self.settings.services.get(service, self.settings.default)
+            source = _Source(LogTemplateMiner(miner_settings), RateTracker(self.settings.rates))
+            self._sources[service] = source
+        return source
+
+    def _groups(self, source: _Source) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """Counted templates grouped under their current key, and each key's template."""
+        groups: dict[str, list[str]] = defaultdict(list)
+        templates: dict[str, str] = {}
+        for raw in source.rates.templates():
+            cluster, template = raw.split(_RAW_SEPARATOR, 1)
+            key, current = source.miner.rekey(int(cluster), template.split(" "))
+            groups[key].append(raw)
+            templates[key] = current
+        # Examples of templates no longer counted are forgotten with them.
+        for raw in set(source.examples) - {r for rs in groups.values() for r in rs}:
+            del source.examples[raw]
+        return dict(groups), templates
+
+    def _signal(
+        self,
+        service: str,
+        source: _Source,
+        shift: RateShift,
+        grouping: tuple[dict[str, list[str]], dict[str, str]],
+        now: float,
+    ) -> LogSignal:
+        groups, templates = grouping
+        rates = self.settings.rates
+        window_start = now - rates.window_buckets * rates.bucket_seconds
+        kept = sorted(m for raw in groups[shift.key] for m in source.examples.get(raw, ()))
+        # The window's own lines; for a template that went quiet, its latest lines.
+        recent = [(m, line) for m, line in kept if window_start <= m <= now] or kept
+        examples = tuple(line for _, line in recent[-self.settings.examples :]) if recent else ()
+        template = templates[shift.key]
+        category = categorise(template)
+        if category is ErrorCategory.NONE and examples:
+            category = categorise(examples[-1])
+        return LogSignal(
+            service=service,
+            kind=_KINDS[shift.kind],
+            template=template,
+            template_key=shift.key,
+            category=category,
+            baseline_rate=shift.baseline_rate,
+            window_rate=shift.window_rate,
+            ratio=shift.ratio,
+            window_count=shift.window_count,
+            expected_count=shift.expected_count,
+            p_value=shift.p_value,
+            first_seen=datetime.fromtimestamp(shift.first_seen, tz=UTC),
+            examples=examples,
+        )

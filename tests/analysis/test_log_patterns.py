@@ -1,0 +1,103 @@
+"""The log pattern detector: new templates, rate shifts, categories, examples, snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from vigil.analysis.log_categories import ErrorCategory
+from vigil.analysis.log_patterns import DetectorSettings, DetectorState, LogPatternDetector
+from vigil.analysis.log_templates import MinerSettings
+
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+
+
+def _traffic(detector: LogPatternDetector, minutes: range, spike: bool = False) -> None:
+    """Two services' usual lines; with ``spike`` the api logs many slow-query warnings."""
+    rng = np.random.default_rng(minutes.start)
+    for minute in minutes:
+        start = T0 + timedelta(minutes=minute)
+        for second in range(0, 60, 4):
+            ts = start + timedelta(seconds=second)
+            n = int(rng.integers(1, 10_000))
+            detector.observe(ts, f"GET /api/orders/{n} 200 in {n % 90}ms", "api")
+            user = USERS[n % len(USERS)]
+            detector.observe(ts, f"session opened for user {user} by cron", "auth")
+        detector.observe(start, f"slow query took {minute}ms on orders", "api")
+        if spike:
+            for second in range(0, 60, 5):
+                detector.observe(
+                    start + timedelta(seconds=second), "slow query took 9ms on orders", "api"
+                )
+
+
+def test_steady_traffic_gives_no_signal() -> None:
+    detector = LogPatternDetector()
+    _traffic(detector, range(0, 40))
+    for minute in range(20, 40):
+        assert detector.signals(T0 + timedelta(minutes=minute, seconds=59)) == []
+
+
+def test_new_error_template_is_signalled_with_category_and_examples() -> None:
+    detector = LogPatternDetector()
+    _traffic(detector, range(0, 30))
+    for second in range(3):
+        ts = T0 + timedelta(minutes=29, seconds=10 + second)
+        detector.observe(ts, f"dial tcp 10.0.0.{second}:5432: connect: connection refused", "api")
+    (signal,) = detector.signals(T0 + timedelta(minutes=29, seconds=30))
+    assert (signal.service, signal.kind) == ("api", "new_template")
+    assert signal.template == "dial tcp <*>: connect: connection refused"
+    assert signal.category is ErrorCategory.CONNECTION
+    assert signal.window_count == 3
+    assert signal.baseline_rate < 0.1
+    assert signal.first_seen == T0 + timedelta(minutes=29, seconds=10)
+    assert signal.examples[-1] == "dial tcp 10.0.0.2:5432: connect: connection refused"
+
+
+def test_rate_increase_is_signalled_with_rates() -> None:
+    detector = LogPatternDetector()
+    _traffic(detector, range(0, 30))
+    _traffic(detector, range(30, 35), spike=True)
+    (signal,) = detector.signals(T0 + timedelta(minutes=34, seconds=59))
+    assert (signal.service, signal.kind) == ("api", "rate_increase")
+    assert signal.template == "slow query took <*> on orders"
+    assert 0.8 < signal.baseline_rate < 1.2
+    assert 10 < signal.window_rate < 15
+    assert signal.ratio > 8
+    assert len(signal.examples) == 3
+
+
+def test_a_template_becoming_general_is_not_new() -> None:
+    detector = LogPatternDetector(DetectorSettings(default=MinerSettings(max_constant_values=3)))
+    for minute in range(30):  # three users only: the user word is still a constant
+        ts = T0 + timedelta(minutes=minute)
+        for user in USERS[:3]:
+            detector.observe(ts, f"session opened for user {user} by cron", "auth")
+    late = T0 + timedelta(minutes=30)
+    for user in USERS[3:]:
+        detector.observe(late, f"session opened for user {user} by cron", "auth")
+    assert detector.signals(late + timedelta(seconds=30)) == []
+
+
+def test_per_service_header_format() -> None:
+    spark = MinerSettings(log_format="<Date> <Time> <Level> <Component>: <Content>")
+    detector = LogPatternDetector(DetectorSettings(services={"spark": spark}))
+    match = detector.observe(
+        T0, "17/06/09 20:10:40 INFO spark.SecurityManager: Changing acls", "spark"
+    )
+    assert match.template == "Changing acls"
+    other = detector.observe(T0, "17/06/09 20:10:40 INFO spark.SecurityManager: Changing acls", "x")
+    assert other.template.startswith("<*>")
+
+
+def test_snapshot_round_trip_gives_the_same_signals() -> None:
+    detector = LogPatternDetector()
+    _traffic(detector, range(0, 30))
+    state = DetectorState.model_validate_json(detector.snapshot().model_dump_json())
+    restored = LogPatternDetector.restore(state)
+    for d in (detector, restored):
+        _traffic(d, range(30, 35), spike=True)
+    now = T0 + timedelta(minutes=34, seconds=59)
+    assert restored.signals(now) == detector.signals(now)

@@ -1,0 +1,106 @@
+"""Rate shifts of templates against a rolling baseline: Poisson test, warm-up, bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vigil.analysis.log_rates import RateSettings, RateState, RateTracker
+
+MINUTE = 60.0
+
+
+def _steady(tracker: RateTracker, rates: dict[str, float], minutes: range, seed: int = 7) -> None:
+    """Poisson traffic: ``rates`` lines per minute per template, spread inside each minute."""
+    rng = np.random.default_rng(seed)
+    for minute in minutes:
+        for key, rate in rates.items():
+            for offset in np.sort(rng.uniform(0, MINUTE, rng.poisson(rate))):
+                tracker.add(key, minute * MINUTE + float(offset))
+
+
+def test_steady_traffic_gives_no_signal() -> None:
+    tracker = RateTracker()
+    rates = {"busy": 30.0, "normal": 4.0, "rare": 0.2}
+    for minute in range(0, 120):
+        _steady(tracker, rates, range(minute, minute + 1), seed=minute)
+        assert tracker.shifts((minute + 1) * MINUTE - 1) == []
+
+
+def test_rise_and_fall_are_detected_with_their_rates() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"errors": 1.0, "requests": 20.0}, range(0, 60))
+    _steady(tracker, {"errors": 12.0, "requests": 2.0}, range(60, 65), seed=3)
+    found = {s.key: s for s in tracker.shifts(65 * MINUTE - 1)}
+    assert set(found) == {"errors", "requests"}
+    rise, fall = found["errors"], found["requests"]
+    assert rise.kind == "increase"
+    assert fall.kind == "decrease"
+    assert 0.5 < rise.baseline_rate < 1.5
+    assert 9 < rise.window_rate < 15
+    assert rise.ratio > 5
+    assert rise.p_value < 1e-6
+    assert 15 < fall.baseline_rate < 25
+    assert fall.ratio < 0.2
+
+
+def test_new_template_needs_a_baseline_first() -> None:
+    tracker = RateTracker(RateSettings(min_baseline_buckets=10))
+    tracker.add("boot", 0.0)
+    tracker.add("early", 3 * MINUTE)
+    assert tracker.shifts(4 * MINUTE) == []  # no baseline yet: everything is new
+    _steady(tracker, {"boot": 2.0}, range(1, 30))
+    tracker.add("panic", 29 * MINUTE + 5)
+    (shift,) = tracker.shifts(29 * MINUTE + 30)
+    assert (shift.key, shift.kind, shift.window_count) == ("panic", "new", 1)
+    assert shift.first_seen == 29 * MINUTE + 5
+
+
+def test_one_burst_in_the_baseline_does_not_hide_a_rise() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"retry": 1.0}, range(0, 60))
+    for second in range(300):  # a burst of 300 lines in minute 30
+        tracker.add("retry", 30 * MINUTE + second / 10)
+    _steady(tracker, {"retry": 8.0}, range(60, 65), seed=5)
+    (shift,) = tracker.shifts(65 * MINUTE - 1)
+    assert shift.kind == "increase"
+    assert shift.baseline_rate < 2.0
+
+
+def test_groups_merge_keys() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"a": 2.0, "b": 2.0}, range(0, 60))
+    _steady(tracker, {"a": 2.0}, range(60, 65), seed=1)
+    assert [s.key for s in tracker.shifts(65 * MINUTE - 1)] == ["b"]
+    assert tracker.shifts(65 * MINUTE - 1, {"ab": ["a", "b"]}) == []
+
+
+def test_memory_is_bounded() -> None:
+    settings = RateSettings(window_buckets=2, baseline_buckets=3, max_templates=10)
+    tracker = RateTracker(settings)
+    for minute in range(100):
+        for key in range(minute, minute + 4):
+            tracker.add(f"t{key}", minute * MINUTE)
+    assert len(tracker.templates()) <= 10
+    buckets = tracker.snapshot().counts
+    assert all(min(c) >= 99 - 5 for c in buckets.values())
+
+
+def test_snapshot_round_trip() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"errors": 1.0}, range(0, 60))
+    state = RateState.model_validate_json(tracker.snapshot().model_dump_json())
+    restored = RateTracker.restore(state)
+    for t in (tracker, restored):
+        _steady(t, {"errors": 12.0}, range(60, 65), seed=3)
+    assert restored.shifts(65 * MINUTE - 1) == tracker.shifts(65 * MINUTE - 1)
+
+
+def test_a_template_that_comes_in_regular_batches_is_steady() -> None:
+    tracker = RateTracker()
+    for minute in range(75):
+        _steady(tracker, {"tick": 6.0}, range(minute, minute + 1), seed=minute)
+        if minute % 12 == 0:  # a job logs five lines every 12 minutes
+            for line in range(5):
+                tracker.add("batch", minute * MINUTE + 30 + line)
+        if minute >= 20:
+            assert tracker.shifts((minute + 1) * MINUTE - 1) == []
