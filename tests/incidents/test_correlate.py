@@ -50,7 +50,7 @@ def test_family_ignores_instance_labels() -> None:
     assert a == b != alert_family({"alertname": "Lag", "service": "t"}, "t", "")
 
 
-def test_strongest_reason_wins_over_recency() -> None:
+def test_same_service_beats_an_incident_on_a_caller() -> None:
     by_graph = incident(signal("checkout", 9))
     by_service = incident(signal("payments", 0))
     match = best_match(signal("payments", 10), [by_graph, by_service], GRAPH, LIMITS)
@@ -93,5 +93,24 @@ def test_resolved_incident_matches_only_within_flap_window_and_by_strong_reasons
 
 
 def test_unknown_services_have_no_neighbours() -> None:
-    assert GRAPH.path("payments", "nowhere", 3) is None
+    assert GRAPH.calls("payments", "nowhere", 3) is None
     assert best_match(signal("nowhere", 1), [incident(signal("db", 0))], GRAPH, LIMITS) is None
+
+
+def test_fresh_dependency_evidence_beats_a_stale_group() -> None:
+    stale = incident(signal("payments", 0, group_key="g"))
+    fresh = incident(signal("db", 9))
+    match = best_match(signal("payments", 10, group_key="g"), [stale, fresh], GRAPH, LIMITS)
+    assert match is not None
+    assert (match.incident, match.kind) == (fresh, ReasonKind.DEPENDENCY)
+    near = best_match(signal("payments", 1, group_key="g"), [stale, fresh], GRAPH, LIMITS)
+    assert near is not None
+    assert (near.incident, near.kind) == (stale, ReasonKind.GROUP_KEY)
+
+
+def test_symptoms_travel_to_callers_not_callees() -> None:
+    payments = incident(signal("payments", 0))
+    assert best_match(signal("db", 1), [payments], GRAPH, LIMITS) is None
+    caller = best_match(signal("checkout", 1), [payments], GRAPH, LIMITS)
+    assert caller is not None
+    assert caller.detail == "checkout calls payments"

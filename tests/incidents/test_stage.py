@@ -44,9 +44,9 @@ async def test_unrelated_services_and_late_alerts_open_their_own(runtime: Runtim
 
 
 async def test_same_service_and_same_family_join(runtime: Runtime) -> None:
-    await fire(runtime, "HighLatencyP99", "cart", T0, instance="cart-1")
-    await fire(runtime, "PodRestarts", "cart", T0 + timedelta(minutes=5))
-    await fire(runtime, "HighLatencyP99", "cart", T0 + timedelta(minutes=6), instance="cart-2",
+    await fire(runtime, "PodRestarts", "cart", T0)
+    await fire(runtime, "HighLatencyP99", "cart", T0 + timedelta(minutes=3), instance="cart-1")
+    await fire(runtime, "HighLatencyP99", "cart", T0 + timedelta(minutes=3.5), instance="cart-2",
                group_key="other-group")  # fmt: skip
 
     incident = await only_incident(runtime)

@@ -3,10 +3,11 @@
 An alert joins an incident when it belongs to the same failure, judged by the strongest of
 these, in order: the same Alertmanager group key, the same alert family (its identity
 labels without instance-level ones), the same service, a shared change or trace id, or a
-service next to one of the incident's in the dependency graph; always within the time
-window of the incident's latest activity (repeats keep a long failure active). A resolved
-incident may be matched (and is then reopened) within the flap window after it resolved,
-by the three strongest reasons only.
+service next to one of the incident's in the dependency graph. Each is judged against
+one member alert and the time that alert started: the weaker three only within the time
+window of it (a cascade reaches the next service within minutes), group key and family
+also while that alert is still firing. A resolved incident may be matched (and is then
+reopened) within the flap window after it resolved, by the three strongest reasons only.
 Pure: the stage feeds it what the database holds.
 """
 
@@ -145,12 +146,12 @@ class ServiceGraph:
         self._graph: nx.DiGraph[str] = nx.DiGraph()
         self._graph.add_edges_from(calls)
 
-    def path(self, a: str, b: str, max_hops: int) -> list[str] | None:
-        """The shortest call path between two services, either direction, within hops."""
-        if a not in self._graph or b not in self._graph:
+    def calls(self, caller: str, callee: str, max_hops: int) -> list[str] | None:
+        """The shortest call path from `caller` down to `callee`, within hops."""
+        if caller not in self._graph or callee not in self._graph:
             return None
         try:
-            path: list[str] = nx.shortest_path(self._graph.to_undirected(as_view=True), a, b)
+            path: list[str] = nx.shortest_path(self._graph, caller, callee)
         except nx.NetworkXNoPath:
             return None
         return path if len(path) - 1 <= max_hops else None
@@ -162,30 +163,68 @@ class ServiceGraph:
         return "; ".join(steps)
 
 
-def _reason(
-    signal: Signal, incident: IncidentView, graph: ServiceGraph, limits: CorrelationWindow
+def _member_reason(
+    signal: Signal, member: MemberView, graph: ServiceGraph, limits: CorrelationWindow
 ) -> tuple[ReasonKind, str] | None:
-    # A resolved incident is only a candidate within its flap window (see _eligible).
-    resolved = incident.state is IncidentState.RESOLVED
-    if not resolved and abs(signal.ts - incident.last_activity) > limits.window:
-        return None
-    if signal.group_key and incident.has("group_key", signal.group_key):
+    """Why `signal` is the same failure as `member`, judged against that alert's own start:
+    a symptom follows its cause by minutes, so an alert that has been firing for hours does
+    not pull in whatever starts next to it."""
+    near = abs(signal.ts - member.attached_at) <= limits.window
+    if signal.group_key and signal.group_key == member.group_key and (near or member.firing):
         return ReasonKind.GROUP_KEY, "same Alertmanager group"
-    if incident.has("family", signal.family):
+    if signal.family == member.family and (near or member.firing):
         return ReasonKind.FAMILY, "same alert on another instance"
-    if signal.service and signal.service in incident.services:
-        return ReasonKind.SERVICE, f"same service {signal.service}"
-    if resolved:
+    if not near:
         return None
-    shared = signal.change_keys & incident.change_keys
+    if signal.service and signal.service == member.service:
+        return ReasonKind.SERVICE, f"same service {signal.service}"
+    shared = signal.change_keys & member.change_keys
     if shared:
         return ReasonKind.CHANGE, f"same {min(shared).replace(':', ' ', 1)}"
-    if signal.service:
-        paths = (graph.path(signal.service, s, limits.max_hops) for s in incident.services)
-        found = min((p for p in paths if p), key=len, default=None)
-        if found:
-            return ReasonKind.DEPENDENCY, graph.describe(found)
+    # A symptom shows up on the callers of what failed, so only an alert on a service that
+    # (transitively) calls the member's joins it by the graph.
+    if signal.service and member.service and signal.ts >= member.attached_at:
+        path = graph.calls(signal.service, member.service, limits.max_hops)
+        if path:
+            return ReasonKind.DEPENDENCY, graph.describe(path)
     return None
+
+
+# How much each reason says "same failure" when the two alerts start together; the
+# evidence fades with the time between their starts (half of it per half window).
+_WEIGHT = {
+    ReasonKind.GROUP_KEY: 1.0,
+    ReasonKind.FAMILY: 0.9,
+    ReasonKind.SERVICE: 0.8,
+    ReasonKind.CHANGE: 0.75,
+    ReasonKind.DEPENDENCY: 0.7,
+}
+
+
+_CAUSAL_WEIGHT = {"warning": 0.5, "info": 0.3}
+
+
+def _reason(
+    signal: Signal, incident: IncidentView, graph: ServiceGraph, limits: CorrelationWindow
+) -> tuple[ReasonKind, str, float] | None:
+    """The best-supported reason over the incident's alerts, with its score."""
+    best: tuple[ReasonKind, str, float] | None = None
+    half = limits.window.total_seconds() / 2 or 1.0
+    for member in incident.members.values():
+        found = _member_reason(signal, member, graph, limits)
+        if found is None:
+            continue
+        gap = abs((signal.ts - member.attached_at).total_seconds())
+        score = _WEIGHT[found[0]] * 0.5 ** (gap / half)
+        if found[0] is ReasonKind.DEPENDENCY:
+            # A warning on a dependency explains a caller's trouble less than an outage.
+            score *= _CAUSAL_WEIGHT.get(member.severity, 1.0)
+        if best is None or score > best[2]:
+            best = (found[0], found[1], score)
+    # A resolved incident comes back only for the same alerts or service (the flap guard).
+    if best and incident.state is IncidentState.RESOLVED and best[0] > ReasonKind.SERVICE:
+        return None
+    return best
 
 
 def _eligible(incident: IncidentView, signal: Signal, limits: CorrelationWindow) -> bool:
@@ -204,15 +243,11 @@ def best_match(
 ) -> Match | None:
     """The incident `signal` belongs to, by the strongest reason (then the most recently
     active incident); None means it starts a new one."""
-    best: tuple[tuple[int, float], Match] | None = None
+    best: tuple[float, Match] | None = None
     for incident in incidents:
         if not _eligible(incident, signal, limits):
             continue
         found = _reason(signal, incident, graph, limits)
-        if found is None:
-            continue
-        gap = abs((signal.ts - incident.last_activity).total_seconds())
-        rank = (int(found[0]), gap)
-        if best is None or rank < best[0]:
-            best = (rank, Match(incident, found[0], found[1]))
+        if found is not None and (best is None or found[2] > best[0]):
+            best = (found[2], Match(incident, found[0], found[1]))
     return best[1] if best else None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from vigil.incidents import IncidentService
 from vigil.pipeline import DeadLetterReplayer, IntakeService, IntakeWriter, Processor
@@ -57,4 +57,8 @@ class Runtime:
         self.processor.notify([])
 
 
-RuntimeFactory = Callable[[Settings], Runtime]
+class RuntimeFactory(Protocol):
+    """Builds a runtime from settings (`vigil.wiring.build_runtime`); a clock may be given,
+    e.g. a fake one to replay recorded traffic at its own pace."""
+
+    def __call__(self, settings: Settings, *, clock: Clock | None = None) -> Runtime: ...

@@ -102,7 +102,7 @@ class IncidentSettings(_Model):
 
     # Same service, shared change/trace id or a neighbour in the dependency graph count
     # only within this many seconds of the incident's latest alert.
-    window_seconds: float = Field(default=900, gt=0)
+    window_seconds: float = Field(default=300, gt=0)
     # A resolved incident whose alerts fire again within this window is reopened.
     flap_window_seconds: float = Field(default=900, ge=0)
     # How far apart in the dependency graph two services may be to share an incident.

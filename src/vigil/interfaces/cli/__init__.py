@@ -267,9 +267,10 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 def _register_extensions() -> None:
-    from vigil.interfaces.cli import bench, demo, logs_eval, rca
+    from vigil.interfaces.cli import bench, demo, incidents, logs_eval, rca
 
     demo.register(app)
+    incidents.register(app, eval_app)
     bench.register(bench_app)
     rca.register(app, eval_app)
     logs_eval.register(eval_app)

@@ -1,0 +1,243 @@
+"""CLI for incidents: list, show, move, merge, split, stats; and `vigil eval correlation`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vigil.incidents import (
+    IllegalTransitionError,
+    IncidentNotFoundError,
+    IncidentState,
+    InvalidRequestError,
+    Trigger,
+)
+from vigil.incidents.read import IncidentDetail, incident_detail, incident_stats, list_summaries
+from vigil.incidents.repository import IncidentQuery
+from vigil.interfaces.cli import State
+from vigil.interfaces.runtime import Runtime
+
+__all__ = ["register"]
+
+console = Console()
+_REFUSALS = (IncidentNotFoundError, IllegalTransitionError, InvalidRequestError)
+Actor = Annotated[str, typer.Option(help="Who does it", envvar="USER")]
+Reason = Annotated[str, typer.Option("--reason", "-r")]
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    minutes, seconds = divmod(int(value), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes < 120 else f"{minutes / 60:.1f}h"
+
+
+async def _started(state: State) -> Runtime:
+    runtime = state.runtime()
+    await runtime.start(background=False)
+    return runtime
+
+
+def _print_detail(found: IncidentDetail) -> None:
+    console.print(f"[bold]{escape(found.title)}[/]  {found.id}")
+    console.print(f"{found.state.value} · {found.priority} · {found.severity} · "
+                  f"services: {', '.join(found.services)} · MTTA {_seconds(found.mtta_seconds)}"
+                  f" · MTTR {_seconds(found.mttr_seconds)}")  # fmt: skip
+    members = Table("started", "service", "alert", "status", "grouped because", title="alerts")
+    for m in found.members:
+        members.add_row(m.attached_at.strftime("%H:%M:%S"), m.service or "-", escape(m.title),
+                        m.status, escape(m.reason))  # fmt: skip
+    console.print(members)
+    timeline = Table("at", "actor", "what", title="timeline")
+    for entry in found.timeline:
+        timeline.add_row(entry.at.strftime("%H:%M:%S"), entry.actor, escape(entry.summary))
+    console.print(timeline)
+    console.print(f"next: {', '.join(found.allowed_triggers) or 'nothing (final)'}")
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    @app.command("incidents")
+    def incidents(
+        ctx: typer.Context,
+        state: Annotated[IncidentState | None, typer.Option()] = None,
+        priority: Annotated[str | None, typer.Option(help="P0..P3")] = None,
+        service: Annotated[str | None, typer.Option()] = None,
+        since: Annotated[datetime | None, typer.Option(help="ISO time (UTC if no zone)")] = None,
+        limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """List incidents, newest first."""
+
+        async def body() -> None:
+            runtime = await _started(ctx.obj)
+            query = IncidentQuery(
+                tenant_id=runtime.settings.default_tenant,
+                state=state.value if state else None,
+                priority=priority,
+                service=service,
+                since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+                limit=limit,
+            )
+            try:
+                async with runtime.db.session() as session:
+                    found = await list_summaries(session, query)
+            finally:
+                await runtime.stop()
+            if as_json:
+                print(json.dumps([i.model_dump(mode="json") for i in found], indent=2))
+                return
+            table = Table("id", "detected", "state", "pri", "alerts", "services", "title")
+            for i in found:
+                table.add_row(i.id, i.detected_at.strftime("%m-%d %H:%M"), i.state.value,
+                              i.priority, str(i.alert_count), ", ".join(i.services)[:40],
+                              escape(i.title[:60]))  # fmt: skip
+            console.print(table)
+
+        asyncio.run(body())
+
+    @app.command("incident")
+    def incident(
+        ctx: typer.Context,
+        incident_id: Annotated[str, typer.Argument(help="Incident id")],
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """One incident: its alerts (and why each was grouped) and its timeline."""
+
+        async def body() -> IncidentDetail | None:
+            runtime = await _started(ctx.obj)
+            try:
+                async with runtime.db.session() as session:
+                    return await incident_detail(
+                        session, runtime.settings.default_tenant, incident_id
+                    )
+            finally:
+                await runtime.stop()
+
+        found = asyncio.run(body())
+        if found is None:
+            console.print(f"[red]no incident {incident_id!r}[/]")
+            raise typer.Exit(1)
+        if as_json:
+            print(found.model_dump_json(indent=2))
+        else:
+            _print_detail(found)
+
+    def _move(ctx: typer.Context, incident_id: str, trigger: Trigger, actor: str, why: str) -> None:
+        async def body() -> IncidentState:
+            runtime = await _started(ctx.obj)
+            try:
+                return await runtime.incidents.transition(
+                    runtime.settings.default_tenant, incident_id, trigger, actor=actor, reason=why
+                )
+            finally:
+                await runtime.stop()
+
+        try:
+            state = asyncio.run(body())
+        except _REFUSALS as exc:
+            console.print(f"[red]{escape(str(exc))}[/]")
+            raise typer.Exit(1) from None
+        console.print(f"{incident_id} is now {state.value}")
+
+    @app.command("ack")
+    def ack(
+        ctx: typer.Context, incident_id: str, actor: Actor = "cli", reason: Reason = ""
+    ) -> None:
+        """Acknowledge an incident."""
+        _move(ctx, incident_id, Trigger.ACKNOWLEDGE, actor, reason)
+
+    @app.command("resolve")
+    def resolve(
+        ctx: typer.Context, incident_id: str, actor: Actor = "cli", reason: Reason = ""
+    ) -> None:
+        """Resolve an incident."""
+        _move(ctx, incident_id, Trigger.RESOLVE, actor, reason)
+
+    @app.command("transition")
+    def transition(
+        ctx: typer.Context,
+        incident_id: str,
+        trigger: Trigger,
+        actor: Actor = "cli",
+        reason: Reason = "",
+    ) -> None:
+        """Any lifecycle move: investigate, mitigate, inconclusive, learn, reopen, ..."""
+        _move(ctx, incident_id, trigger, actor, reason)
+
+    @app.command("merge")
+    def merge(
+        ctx: typer.Context,
+        target: Annotated[str, typer.Argument(help="Incident that keeps the alerts")],
+        sources: Annotated[list[str], typer.Argument(help="Incidents folded into it")],
+        actor: Actor = "cli",
+        reason: Reason = "",
+    ) -> None:
+        """Merge incidents that are one failure (kept as feedback for grouping)."""
+
+        async def body() -> None:
+            runtime = await _started(ctx.obj)
+            try:
+                await runtime.incidents.merge(runtime.settings.default_tenant, target, sources,
+                                              actor=actor, reason=reason)  # fmt: skip
+            finally:
+                await runtime.stop()
+
+        try:
+            asyncio.run(body())
+        except _REFUSALS as exc:
+            console.print(f"[red]{escape(str(exc))}[/]")
+            raise typer.Exit(1) from None
+        console.print(f"merged {', '.join(sources)} into {target}")
+
+    @app.command("split")
+    def split(
+        ctx: typer.Context,
+        incident_id: str,
+        event_ids: Annotated[list[str], typer.Argument(help="Member alerts (event ids) to move")],
+        actor: Actor = "cli",
+        reason: Reason = "",
+    ) -> None:
+        """Split alerts off into a new incident (kept as feedback for grouping)."""
+
+        async def body() -> str:
+            runtime = await _started(ctx.obj)
+            try:
+                return await runtime.incidents.split(runtime.settings.default_tenant,
+                                                     incident_id, event_ids, actor=actor,
+                                                     reason=reason)  # fmt: skip
+            finally:
+                await runtime.stop()
+
+        try:
+            new_id = asyncio.run(body())
+        except _REFUSALS as exc:
+            console.print(f"[red]{escape(str(exc))}[/]")
+            raise typer.Exit(1) from None
+        console.print(f"split {len(event_ids)} alert(s) off into {new_id}")
+
+    @app.command("stats")
+    def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        """Alerts in, incidents out, noise reduction, MTTA and MTTR."""
+
+        async def body() -> str:
+            runtime = await _started(ctx.obj)
+            try:
+                async with runtime.db.session() as session:
+                    found = await incident_stats(session, runtime.settings.default_tenant)
+            finally:
+                await runtime.stop()
+            return found.model_dump_json(indent=2)
+
+        text = asyncio.run(body())
+        print(text) if as_json else console.print_json(text)
+
+    from vigil.interfaces.cli.correlation_eval import register_eval
+
+    register_eval(eval_app)
