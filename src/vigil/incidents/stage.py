@@ -81,7 +81,10 @@ class CorrelateStage:
         loaded = await repository.load_incidents(
             ctx.session,
             tenant_id,
-            resolved_since=ctx.now - self._limits.flap_window - self._limits.window,
+            # Replayed or late traffic is judged by its own time, not the processing time.
+            resolved_since=min(ctx.now, *(item.event.ts for item in items))
+            - self._limits.flap_window
+            - self._limits.window,
             event_ids=sorted({item.event_id for item in items if item.event_id}),
         )
         for row, members in loaded:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 from tests.conftest import DbTarget
 from vigil.interfaces.cli import State, _register_extensions, app
 from vigil.interfaces.runtime import Runtime
-from vigil.platform import Settings
+from vigil.platform import Clock, Settings
 from vigil.testing.clock import FakeClock
 from vigil.wiring import build_runtime
 
@@ -36,7 +36,7 @@ def vigil(database: DbTarget, clock: FakeClock, tmp_path: Path) -> Vigil:
     config.write_text(f"database_schema: {database.schema}\n" if database.schema else "{}\n")
 
     def invoke(*args: str, clock: FakeClock = clock) -> Result:
-        def factory(settings: Settings) -> Runtime:
+        def factory(settings: Settings, *, clock: Clock = clock) -> Runtime:
             return build_runtime(settings, clock=clock)
 
         argv = ["--config", str(config), "--database-url", database.url, *args]

@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from vigil.incidents.read import incident_stats, list_summaries
+from vigil.incidents.repository import IncidentQuery
 from vigil.interfaces.api import create_app
 from vigil.interfaces.runtime import Runtime
 from vigil.platform.settings import MaintenanceWindow, Matcher, SilenceRule, default_data_dir
@@ -101,6 +103,24 @@ def _summary(runtime: Runtime, storm: list[StormRequest], statuses: dict[int, in
     return table
 
 
+async def _incidents(runtime: Runtime) -> tuple[Table, str | None]:
+    tenant = runtime.settings.default_tenant
+    async with runtime.db.session() as session:
+        stats = await incident_stats(session, tenant)
+        found = await list_summaries(session, IncidentQuery(tenant_id=tenant, limit=20))
+    reduction = f"{stats.noise_reduction:.1%}" if stats.noise_reduction is not None else "-"
+    table = Table(
+        title=f"The storm became {stats.incidents_out} incident(s): {stats.alerts_in} alert "
+        f"notifications in, noise reduction {reduction}",
+    )
+    for column in ("id", "state", "pri", "alerts"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("services")
+    for i in reversed(found):
+        table.add_row(i.id, i.state.value, i.priority, str(i.alert_count), ", ".join(i.services))
+    return table, found[-1].id if found else None
+
+
 async def _demo(
     runtime: Runtime, host: str, port: int, storm: list[StormRequest], stay: bool
 ) -> None:
@@ -119,7 +139,10 @@ async def _demo(
     while await runtime.processor.backlog():  # noqa: ASYNC110 - polls the database
         await asyncio.sleep(0.1)
     console.print(_summary(runtime, storm, statuses))
-    console.print(f"Try: curl -s '{base}/api/v1/events?limit=5'")
+    table, first = await _incidents(runtime)
+    console.print(table)
+    console.print(f"Try: vigil --database-url {runtime.db.display_url} incident {first}")
+    console.print(f"     curl -s '{base}/api/v1/incidents'")
     console.print(f"     vigil --database-url {runtime.db.display_url} dlq list")
     if stay:
         console.print(f"Open {base}/docs — Ctrl-C to stop.")

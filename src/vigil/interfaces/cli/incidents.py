@@ -93,7 +93,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             if as_json:
                 print(json.dumps([i.model_dump(mode="json") for i in found], indent=2))
                 return
-            table = Table("id", "detected", "state", "pri", "alerts", "services", "title")
+            table = Table()
+            for column in ("id", "detected", "state", "pri", "alerts"):
+                table.add_column(column, no_wrap=True)
+            table.add_column("services")
+            table.add_column("title")
             for i in found:
                 table.add_row(i.id, i.detected_at.strftime("%m-%d %H:%M"), i.state.value,
                               i.priority, str(i.alert_count), ", ".join(i.services)[:40],
