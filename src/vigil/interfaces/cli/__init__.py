@@ -120,6 +120,19 @@ def serve(
 
 
 @app.command()
+def worker(ctx: typer.Context) -> None:
+    """Consume webhooks from the bus (VIGIL_BUS_URL) and process them; run any number."""
+    from vigil.interfaces.worker import run_worker
+
+    runtime = _state(ctx).runtime()
+    if runtime.bus is None:
+        console.print("[red]vigil worker needs a bus[/]: set VIGIL_BUS_URL=nats://host:4222")
+        raise typer.Exit(2)
+    console.print(f"worker on {runtime.bus.url} -> {runtime.db.display_url}")
+    _run(run_worker(runtime))
+
+
+@app.command()
 def ingest(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON body")],
@@ -267,13 +280,14 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 def _register_extensions() -> None:
-    from vigil.interfaces.cli import bench, demo, incidents, logs_eval, rca
+    from vigil.interfaces.cli import bench, demo, forecast_eval, incidents, logs_eval, rca
 
     demo.register(app)
     incidents.register(app, eval_app)
     bench.register(bench_app)
     rca.register(app, eval_app)
     logs_eval.register(eval_app)
+    forecast_eval.register(eval_app)
 
 
 def run(factory: RuntimeFactory) -> None:
