@@ -21,13 +21,16 @@ from vigil.pipeline import (
     ServiceCatalog,
     load_catalog,
 )
+from vigil.pipeline.bus_intake import BusIntakeSink
 from vigil.pipeline.classify import ClassifyStage
 from vigil.pipeline.dedup import DedupStage
 from vigil.pipeline.enrich import EnrichStage
+from vigil.pipeline.intake import IntakeSink
 from vigil.pipeline.silence import SilenceStage
 from vigil.pipeline.store import StoreStage
 from vigil.pipeline.validate import ValidateStage
 from vigil.platform import Clock, Database, IdFactory, Metrics, Settings, SystemClock
+from vigil.platform.bus import NatsBus
 from vigil.sources import load_sources
 
 __all__ = ["build_runtime", "build_sequence", "main"]
@@ -69,7 +72,12 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         db, sources, sequence, clock, ids, metrics, batch_size=settings.processor_batch_size
     )
     writer = IntakeWriter(db, ids, on_stored=processor.notify)
-    intake = IntakeService(db, sources, writer, clock, ids, metrics, settings.max_body_bytes)
+    bus = None
+    sink: IntakeSink = writer
+    if settings.bus_url:
+        bus = NatsBus(settings.bus_url, stream=settings.bus_stream, subject=settings.bus_subject)
+        sink = BusIntakeSink(bus, ids)
+    intake = IntakeService(db, sources, sink, clock, ids, metrics, settings.max_body_bytes)
     replayer = DeadLetterReplayer(db, sources, processor, clock, ids)
     incidents = IncidentService(db, clock, ids)
     return Runtime(
@@ -84,6 +92,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         processor=processor,
         replayer=replayer,
         incidents=incidents,
+        bus=bus,
     )
 
 

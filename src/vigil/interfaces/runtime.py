@@ -10,6 +10,7 @@ from typing import Protocol
 from vigil.incidents import IncidentService
 from vigil.pipeline import DeadLetterReplayer, IntakeService, IntakeWriter, Processor
 from vigil.platform import Clock, Database, IdFactory, Metrics, Settings
+from vigil.platform.bus import NatsBus
 from vigil.platform.migrate import upgrade
 from vigil.sources import SourceRegistry
 
@@ -31,19 +32,26 @@ class Runtime:
     processor: Processor
     replayer: DeadLetterReplayer
     incidents: IncidentService
+    bus: NatsBus | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
-    async def start(self, *, migrate: bool = True, background: bool = True) -> None:
-        """Migrate, start the intake writer, and process what a previous run left pending."""
+    async def start(self, *, migrate: bool = True, background: bool | None = None) -> None:
+        """Migrate, start the intake writer and the bus, and process what a previous run
+        left pending. `background=None` processes in this process unless a bus hands the
+        work to `vigil worker`s."""
         if migrate:
             await upgrade(self.db)
         await self.writer.start()
-        if background:
+        if self.bus is not None:
+            await self.bus.start()
+        if background or (background is None and self.bus is None):
             self._stop.clear()
             self._task = asyncio.create_task(self.processor.run(self._stop), name="vigil-processor")
 
     async def stop(self) -> None:
+        if self.bus is not None:
+            await self.bus.stop()  # an in-flight batch is stored and acknowledged first
         await self.writer.stop()
         if self._task is not None:
             self._stop.set()

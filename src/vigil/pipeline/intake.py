@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -29,6 +30,7 @@ __all__ = [
     "IntakeRequest",
     "IntakeResult",
     "IntakeService",
+    "IntakeSink",
     "IntakeWriter",
     "StoredIntake",
     "request_key",
@@ -55,6 +57,8 @@ class IntakeRequest:
     received_at: datetime
     body: str
     headers: dict[str, str]
+    # Set when the id was given at the edge (a request that came over the bus).
+    id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +70,21 @@ class StoredIntake:
     events: list[Event] | None = None
 
 
+class IntakeSink(Protocol):
+    """Where an accepted request goes before the 2xx: the database (`IntakeWriter`) or
+    the message bus (`vigil.pipeline.bus_intake.BusIntakeSink`).
+
+    `submit` returns only once the request is durable, and reports a request already
+    taken (same tenant, source and request key) as a duplicate; safe to call concurrently.
+    `events` is the parse already done, or None to parse again when processing."""
+
+    async def submit(self, request: IntakeRequest, events: list[Event] | None) -> StoredIntake: ...
+
+
 @dataclass(slots=True)
 class _Pending:
     request: IntakeRequest
-    events: list[Event]
+    events: list[Event] | None
     future: asyncio.Future[StoredIntake] = field(repr=False)
 
 
@@ -103,7 +118,7 @@ class IntakeWriter:
             await self._task
             self._task = None
 
-    async def submit(self, request: IntakeRequest, events: list[Event]) -> StoredIntake:
+    async def submit(self, request: IntakeRequest, events: list[Event] | None) -> StoredIntake:
         if self._task is None:
             raise RuntimeError("intake writer is not running")
         future: asyncio.Future[StoredIntake] = asyncio.get_running_loop().create_future()
@@ -150,7 +165,7 @@ class IntakeWriter:
             req = pending.request
             key = (req.tenant_id, req.source, req.request_key)
             if key not in mine:
-                mine[key] = self._ids.new()
+                mine[key] = req.id or self._ids.new()
                 rows.append(_row(mine[key], req))
         async with self._db.writing() as session:
             await session.execute(_insert_ignoring_conflicts(self._db), rows)
@@ -219,7 +234,7 @@ class IntakeService:
         self,
         db: Database,
         sources: SourceRegistry,
-        writer: IntakeWriter,
+        writer: IntakeSink,
         clock: Clock,
         ids: IdFactory,
         metrics: Metrics,

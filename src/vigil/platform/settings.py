@@ -16,6 +16,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from vigil.platform.detection_settings import DetectionSettings
+
 __all__ = [
     "IncidentSettings",
     "MaintenanceWindow",
@@ -144,7 +146,13 @@ class Settings(BaseSettings):
     maintenance_windows: list[MaintenanceWindow] = []
     priority_rules: list[PriorityRule] = []
     processor_batch_size: int = Field(default=25, gt=0)
+    # Scale-out: with a bus, webhooks are published to it and `vigil worker`s store and
+    # process them (nats://host:4222, JetStream); without one, all runs in-process.
+    bus_url: str | None = Field(default=None, pattern=r"^nats://")
+    bus_stream: str = Field(default="VIGIL_INTAKE", pattern=r"^[A-Za-z0-9_-]+$")
+    bus_subject: str = Field(default="vigil.intake", pattern=r"^[A-Za-z0-9_.-]+$")
     incidents: IncidentSettings = IncidentSettings()
+    detection: DetectionSettings = DetectionSettings()
     log_level: str = "info"
 
     # The YAML file this class reads; load_settings binds it on a subclass.

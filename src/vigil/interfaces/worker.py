@@ -1,0 +1,35 @@
+"""`vigil worker`: consume webhooks from the bus, store them, run the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from vigil.interfaces.runtime import Runtime
+from vigil.pipeline.bus_intake import IntakeConsumer
+
+__all__ = ["WORKER_GROUP", "run_worker"]
+
+# Every worker joins this durable consumer, so each message goes to exactly one of them.
+WORKER_GROUP = "vigil-workers"
+
+
+async def run_worker(runtime: Runtime, stop: asyncio.Event | None = None, batch: int = 200) -> None:
+    """Until `stop` is set (or SIGINT/SIGTERM): batches from the bus are written to the
+    intake table and acknowledged after the commit; this process's processor runs the
+    pipeline on whatever is pending (with other workers, on Postgres, rows are claimed
+    with SKIP LOCKED and incidents correlated under a per-tenant lock)."""
+    if runtime.bus is None:
+        raise ValueError("vigil worker needs a bus: set VIGIL_BUS_URL=nats://host:4222")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runtime.bus.consume(IntakeConsumer(runtime.writer).handler, durable=WORKER_GROUP, batch=batch)
+    await runtime.start(background=True)
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

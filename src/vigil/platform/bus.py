@@ -1,0 +1,88 @@
+"""The message bus for scale-out: durable publish and batched consumption on NATS JetStream.
+
+Built on FastStream (the `bus` extra). A message is published with an id; JetStream drops
+a second message with the same id within its duplicate window and says so. Consumers
+share one durable pull consumer, so each message goes to one of them; a batch is
+acknowledged only after the handler returns, and redelivered if it raises or the
+process dies before that (handlers must be idempotent).
+"""
+
+# No `from __future__ import annotations`: FastStream reads the handler's annotations
+# (the Context marker below) at run time, from the scope the handler is defined in.
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+__all__ = ["BatchHandler", "BusUnavailableError", "NatsBus"]
+
+BatchHandler = Callable[[list[bytes]], Awaitable[None]]
+
+INSTALL_HINT = "the message bus needs FastStream: pip install 'vigil-sre[bus]'"
+
+
+class BusUnavailableError(RuntimeError):
+    """The bus library is missing or the broker cannot be reached."""
+
+    reason = "bus_unavailable"
+    retryable = True
+
+
+def _faststream() -> Any:
+    try:
+        import faststream
+        import faststream.nats
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise BusUnavailableError(INSTALL_HINT) from exc
+    return faststream
+
+
+class NatsBus:
+    """One JetStream stream (`stream`) holding `subject`; publish and/or consume it."""
+
+    def __init__(
+        self, url: str, *, stream: str = "VIGIL_INTAKE", subject: str = "vigil.intake"
+    ) -> None:
+        fs = _faststream()
+        self.url, self.subject = url, subject
+        self._broker = fs.nats.NatsBroker(url, log_level=logging.DEBUG, graceful_timeout=30.0)
+        self._stream = fs.nats.JStream(stream, subjects=[subject], declare=True)
+        self._publisher = self._broker.publisher(subject, stream=self._stream)
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect, declare the stream, start consumers registered so far."""
+        try:
+            await self._broker.start()
+        except Exception as exc:
+            raise BusUnavailableError(f"cannot start the bus at {self.url}: {exc}") from exc
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop consuming (an in-flight batch finishes and is acknowledged) and disconnect."""
+        if self._started:
+            await self._broker.stop()
+            self._started = False
+
+    async def publish(self, payload: bytes, *, message_id: str) -> bool:
+        """Store `payload` in the stream; True when it was a duplicate of an earlier one."""
+        ack = await self._publisher.publish(
+            payload, headers={"Nats-Msg-Id": message_id}, timeout=10.0
+        )
+        return bool(getattr(ack, "duplicate", False))
+
+    def consume(self, handler: BatchHandler, *, durable: str, batch: int = 200) -> None:
+        """Register `handler` for batches of up to `batch` messages (before `start`)."""
+        fs = _faststream()
+        subscriber = self._broker.subscriber(
+            self.subject,
+            stream=self._stream,
+            durable=durable,
+            pull_sub=fs.nats.PullSub(batch_size=batch, batch=True, timeout=0.5),
+            ack_policy=fs.AckPolicy.NACK_ON_ERROR,
+        )
+
+        async def on_batch(_: Any, message: Annotated[Any, fs.Context("message")]) -> None:
+            # The raw bytes as published (FastStream would decode JSON for us otherwise).
+            await handler([m.data for m in message.raw_message])
+
+        subscriber(on_batch)

@@ -1,0 +1,95 @@
+"""Settings of the detection service: where telemetry lives, what to watch, how often."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["DetectionSettings", "LogWatch", "MetricGateSettings", "MetricWatch"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MetricGateSettings(_Model):
+    """When a metric anomaly score may be raised (besides the watch's SLO-relevant flag):
+    a score threshold, a clear baseline (history, volatility) and not a random walk."""
+
+    threshold: float = Field(default=0.75, gt=0, lt=1)
+    min_history: int = Field(default=288, ge=1)
+    max_volatility: float = Field(default=0.8, gt=0)
+    max_variance_ratio: float = Field(default=0.7, gt=0)
+    # Points in a row within the band (and below the threshold) before "back to normal".
+    recover_points: int = Field(default=3, ge=1)
+
+
+class MetricWatch(_Model):
+    """One PromQL selector; every label set it returns is a series with its own detector."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    query: str = Field(min_length=1)
+    service_label: str = "service"
+    service: str | None = None  # used when a series lacks `service_label`
+    step_seconds: float = Field(default=60.0, gt=0)
+    slo_relevant: bool = False
+    gates: MetricGateSettings = MetricGateSettings()
+    capacity_threshold: float | None = None
+    capacity_direction: Literal["upper", "lower"] = "upper"
+    max_series: int = Field(default=200, ge=1)
+
+
+class LogWatch(_Model):
+    """The log lines of one service: a file tailed from a saved offset, or a Loki stream
+    selector (LogQL) read through the Loki query API."""
+
+    service: str = Field(min_length=1, max_length=255)
+    path: Path | None = None
+    loki_selector: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LogWatch:
+        if (self.path is None) == (self.loki_selector is None):
+            raise ValueError("a log watch needs exactly one of `path` or `loki_selector`")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Identity of the watch (where its cursor and detector are stored)."""
+        origin = f"file:{self.path}" if self.path is not None else f"loki:{self.loki_selector}"
+        return f"{self.service}|{origin}"
+
+
+class DetectionSettings(_Model):
+    """Detectors on live telemetry; nothing runs unless a watch is configured."""
+
+    prometheus_url: str | None = None
+    loki_url: str | None = None
+    metrics: list[MetricWatch] = []
+    logs: list[LogWatch] = []
+    interval_seconds: float = Field(default=60.0, gt=0)
+    # How far back the first pass reads a series (later passes continue where it stopped).
+    initial_lookback_seconds: float = Field(default=3600.0, gt=0)
+    # Leave the newest stretch alone: the last scrape may not be in the TSDB yet.
+    query_delay_seconds: float = Field(default=0.0, ge=0)
+    forecast_interval_seconds: float = Field(default=900.0, gt=0)
+    forecast_history_seconds: float = Field(default=4 * 86400.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    tenant: str | None = None  # default: the settings' default tenant
+
+    @model_validator(mode="after")
+    def _unique_and_reachable(self) -> DetectionSettings:
+        names = [watch.name for watch in self.metrics]
+        if len(set(names)) != len(names):
+            raise ValueError(f"metric watch names must be unique: {names}")
+        if self.metrics and not self.prometheus_url:
+            raise ValueError("metric watches need `prometheus_url`")
+        if any(w.loki_selector for w in self.logs) and not self.loki_url:
+            raise ValueError("log watches with `loki_selector` need `loki_url`")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.metrics or self.logs)
