@@ -280,14 +280,27 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 
 def _register_extensions() -> None:
-    from vigil.interfaces.cli import bench, demo, forecast_eval, incidents, logs_eval, rca
+    from vigil.interfaces.cli import (
+        anomalies,
+        bench,
+        bench_workers,
+        demo,
+        detect_eval,
+        forecast_eval,
+        incidents,
+        logs_eval,
+        rca,
+    )
 
     demo.register(app)
     incidents.register(app, eval_app)
     bench.register(bench_app)
+    bench_workers.register(bench_app)
     rca.register(app, eval_app)
     logs_eval.register(eval_app)
     forecast_eval.register(eval_app)
+    detect_eval.register(eval_app)
+    anomalies.register(app)
 
 
 def run(factory: RuntimeFactory) -> None:
