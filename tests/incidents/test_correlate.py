@@ -6,8 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from vigil.incidents.correlate import (
     CorrelationWindow,
-    IncidentView,
-    MemberView,
     ReasonKind,
     ServiceGraph,
     Signal,
@@ -15,6 +13,7 @@ from vigil.incidents.correlate import (
     best_match,
 )
 from vigil.incidents.lifecycle import IncidentState
+from vigil.incidents.view import IncidentView, MemberView
 
 T0 = datetime(2026, 11, 21, 12, tzinfo=UTC)
 LIMITS = CorrelationWindow(window=timedelta(minutes=15), flap_window=timedelta(minutes=10))
@@ -40,8 +39,9 @@ def incident(*signals: Signal, state: IncidentState = IncidentState.DETECTED) ->
     }  # fmt: skip
     last = max(s.ts for s in signals)
     resolved = last if state is IncidentState.RESOLVED else None
-    return IncidentView(f"i-{signals[0].event_id}", state, last, resolved, signals[0].event_id,
-                        members)  # fmt: skip
+    view = IncidentView(f"i-{signals[0].event_id}", state, last, resolved, signals[0].event_id)
+    view.summarise(members.values())
+    return view
 
 
 def test_family_ignores_instance_labels() -> None:

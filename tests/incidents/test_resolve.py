@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vigil.incidents.correlate import IncidentView, MemberView
 from vigil.incidents.lifecycle import IncidentState
 from vigil.incidents.resolve import AutoResolve, should_resolve
+from vigil.incidents.view import IncidentView, MemberView
 
 T0 = datetime(2026, 11, 21, 12, tzinfo=UTC)
 
@@ -19,7 +19,9 @@ def view(*firing: bool) -> IncidentView:
                             T0 + timedelta(minutes=i), "opened", "")
         for i, f in enumerate(firing)
     }  # fmt: skip
-    return IncidentView("i", IncidentState.DETECTED, T0, None, "e0", members)
+    incident = IncidentView("i", IncidentState.DETECTED, T0, None, "e0")
+    incident.summarise(members.values())
+    return incident
 
 
 @pytest.mark.parametrize(

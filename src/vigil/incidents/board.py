@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigil.events import Severity
 from vigil.incidents import repository
-from vigil.incidents.correlate import IncidentView, MemberView, Signal
+from vigil.incidents.correlate import Signal
 from vigil.incidents.lifecycle import IncidentState, Trigger, next_state
+from vigil.incidents.view import IncidentView, MemberView, Summary, member_keys
 from vigil.platform.ids import IdFactory
 
 __all__ = ["Board", "Change", "derive_priority", "derive_severity"]
@@ -28,16 +30,16 @@ _PRIORITIES = ("P0", "P1", "P2", "P3")
 _WIDE = 3
 
 
-def derive_severity(members: list[MemberView]) -> str:
-    return min((Severity(m.severity) for m in members), key=lambda s: s.rank).value
+def derive_severity(severities: Iterable[str]) -> str:
+    """The worst of the members' severities."""
+    return min((Severity(s) for s in severities), key=lambda s: s.rank).value
 
 
-def derive_priority(members: list[MemberView]) -> str:
+def derive_priority(best_member_priority: str, services: int) -> str:
     """The most urgent member priority (each already weighs severity by service tier),
     raised one step when the failure has spread to several services."""
-    best = min(_PRIORITIES.index(m.priority) for m in members)
-    services = {m.service for m in members if m.service}
-    if len(services) >= _WIDE:
+    best = _PRIORITIES.index(best_member_priority)
+    if services >= _WIDE:
         best = max(0, best - 1)
     return _PRIORITIES[best]
 
@@ -67,20 +69,37 @@ class Board:
     _new_members: list[dict[str, Any]] = field(default_factory=list)
     _firing: dict[tuple[str, str], bool] = field(default_factory=dict)
     _timeline: list[dict[str, Any]] = field(default_factory=list)
+    # Which incidents hold a key (family, group, service, change): the only candidates.
+    _holders: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
-    def load(self, row: dict[str, Any], members: list[MemberView]) -> IncidentView:
+    def load(
+        self, row: dict[str, Any], members: list[MemberView], summary: Summary | None = None
+    ) -> IncidentView:
+        """Add a stored incident: with `summary` (counts and keys of all its members, from
+        the database) `members` may be a part of them; without it, they must be all."""
         view = IncidentView(
             id=row["id"],
             state=IncidentState(row["state"]),
             last_activity=row["last_activity_at"],
             resolved_at=row["resolved_at"],
             opener=row["opener_event_id"],
-            members={m.event_id: m for m in sorted(members, key=lambda m: m.attached_at)},
         )
+        if summary is None:
+            view.summarise(members)
+        else:
+            view.load(members)
+            summary.apply(view, services=row["services"])
         self.rows[view.id], self.views[view.id] = dict(row), view
         for member in view.members.values():
             self._index(member.event_id, view.id)
+        for key in view.match_keys():
+            self._holders.setdefault(key, set()).add(view.id)
         return view
+
+    def candidates(self, keys: set[tuple[str, str]]) -> list[IncidentView]:
+        """The incidents holding any of `keys`, oldest first (a stable order)."""
+        found = set().union(*(self._holders.get(key, set()) for key in keys))
+        return [self.views[i] for i in sorted(found)]
 
     def _index(self, event_id: str, incident_id: str) -> None:
         # The newest incident an event belongs to is its current one.
@@ -126,7 +145,8 @@ class Board:
                    resolved_at=None, learned_at=None)  # fmt: skip
         self.rows[incident_id] = row
         new = IncidentView(incident_id, IncidentState.DETECTED, first.attached_at, None,
-                           first.event_id, {m.event_id: m for m in moved})  # fmt: skip
+                           first.event_id)  # fmt: skip
+        new.summarise(moved)
         new.last_activity = max(m.attached_at for m in moved)
         self.views[incident_id] = new
         self._new.add(incident_id)
@@ -142,7 +162,9 @@ class Board:
         self._add_member(view, member, signal.ts)
 
     def _add_member(self, view: IncidentView, member: MemberView, ts: datetime) -> None:
-        view.members[member.event_id] = member
+        view.add(member)
+        for key in member_keys(member):
+            self._holders.setdefault(key, set()).add(view.id)
         self._by_event[member.event_id] = view.id
         self._new_members.append(_member_row(self.tenant_id, view.id, member))
         self.touch(view, ts)
@@ -153,7 +175,7 @@ class Board:
         self.touch(view, signal.ts)
         if member.firing == signal.firing:
             return False
-        member.firing = signal.firing
+        view.set_firing(member, signal.firing)
         self._firing[(view.id, member.event_id)] = signal.firing
         word = "fired again" if signal.firing else "resolved"
         self.record(view, signal.ts, f"alert_{word.replace(' ', '_')}", f"alert {word}: "
@@ -197,12 +219,12 @@ class Board:
 
     def _refresh(self, incident_id: str, now: datetime) -> dict[str, Any]:
         row, view = self.rows[incident_id], self.views[incident_id]
-        members = list(view.members.values())
-        if members:
-            row["severity"], row["priority"] = derive_severity(members), derive_priority(members)
+        if view.member_count:
+            row["severity"] = derive_severity(view.severities)
+            row["priority"] = derive_priority(view.best_priority, len(view.services))
         row.update(
             services=sorted(view.services),
-            alert_count=len(members),
+            alert_count=view.member_count,
             last_activity_at=view.last_activity,
             updated_at=now,
         )

@@ -15,21 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
 
 import networkx as nx
 
 from vigil.incidents.lifecycle import ACTIVE_STATES, IncidentState
+from vigil.incidents.view import IncidentView, MemberView
 
 __all__ = [
     "INSTANCE_LABELS",
     "CorrelationWindow",
-    "IncidentView",
     "Match",
-    "MemberView",
     "ReasonKind",
     "ServiceGraph",
     "Signal",
@@ -82,47 +81,6 @@ class Signal:
     title: str
 
 
-@dataclass(slots=True)
-class MemberView:
-    """One alert of an incident, with the attributes the incident's matching uses."""
-
-    event_id: str
-    fingerprint: str
-    family: str
-    service: str | None
-    group_key: str | None
-    change_keys: frozenset[str]
-    severity: str
-    priority: str
-    firing: bool
-    attached_at: datetime
-    reason_kind: str
-    reason: str
-
-
-@dataclass(slots=True)
-class IncidentView:
-    """An incident as correlation sees it: state, activity and members."""
-
-    id: str
-    state: IncidentState
-    last_activity: datetime
-    resolved_at: datetime | None
-    opener: str
-    members: dict[str, MemberView] = field(default_factory=dict)
-
-    @property
-    def services(self) -> set[str]:
-        return {m.service for m in self.members.values() if m.service}
-
-    def has(self, attribute: str, value: object) -> bool:
-        return any(getattr(m, attribute) == value for m in self.members.values())
-
-    @property
-    def change_keys(self) -> frozenset[str]:
-        return frozenset().union(*(m.change_keys for m in self.members.values()))
-
-
 @dataclass(frozen=True, slots=True)
 class Match:
     incident: IncidentView
@@ -145,10 +103,39 @@ class ServiceGraph:
     def __init__(self, calls: Iterable[tuple[str, str]] = ()) -> None:
         self._graph: nx.DiGraph[str] = nx.DiGraph()
         self._graph.add_edges_from(calls)
+        self._paths: dict[tuple[str, str, int], list[str] | None] = {}
+        self._callees: dict[tuple[str, int], frozenset[str]] = {}
 
     def calls(self, caller: str, callee: str, max_hops: int) -> list[str] | None:
         """The shortest call path from `caller` down to `callee`, within hops."""
-        if caller not in self._graph or callee not in self._graph:
+        key = (caller, callee, max_hops)
+        if key not in self._paths:
+            self._paths[key] = self._calls(caller, callee, max_hops)
+        return self._paths[key]
+
+    def callees(self, service: str, max_hops: int) -> frozenset[str]:
+        """The services `service` calls, directly or within hops."""
+        key = (service, max_hops)
+        if key not in self._callees:
+            found: frozenset[str] = frozenset()
+            if service in self._graph:
+                reach = nx.single_source_shortest_path_length(self._graph, service, max_hops)
+                found = frozenset(reach) - {service}
+            self._callees[key] = found
+        return self._callees[key]
+
+    def signal_keys(self, signal: Signal, max_hops: int) -> set[tuple[str, str]]:
+        """The keys an incident must hold for `signal` to have a reason to join it."""
+        keys = {("family", signal.family), *(("change", c) for c in signal.change_keys)}
+        if signal.group_key:
+            keys.add(("group", signal.group_key))
+        if signal.service:
+            keys.add(("service", signal.service))
+            keys.update(("service", s) for s in self.callees(signal.service, max_hops))
+        return keys
+
+    def _calls(self, caller: str, callee: str, max_hops: int) -> list[str] | None:
+        if caller == callee or caller not in self._graph or callee not in self._graph:
             return None
         try:
             path: list[str] = nx.shortest_path(self._graph, caller, callee)
@@ -161,33 +148,6 @@ class ServiceGraph:
         for a, b in itertools.pairwise(path):
             steps.append(f"{a} calls {b}" if self._graph.has_edge(a, b) else f"{b} calls {a}")
         return "; ".join(steps)
-
-
-def _member_reason(
-    signal: Signal, member: MemberView, graph: ServiceGraph, limits: CorrelationWindow
-) -> tuple[ReasonKind, str] | None:
-    """Why `signal` is the same failure as `member`, judged against that alert's own start:
-    a symptom follows its cause by minutes, so an alert that has been firing for hours does
-    not pull in whatever starts next to it."""
-    near = abs(signal.ts - member.attached_at) <= limits.window
-    if signal.group_key and signal.group_key == member.group_key and (near or member.firing):
-        return ReasonKind.GROUP_KEY, "same Alertmanager group"
-    if signal.family == member.family and (near or member.firing):
-        return ReasonKind.FAMILY, "same alert on another instance"
-    if not near:
-        return None
-    if signal.service and signal.service == member.service:
-        return ReasonKind.SERVICE, f"same service {signal.service}"
-    shared = signal.change_keys & member.change_keys
-    if shared:
-        return ReasonKind.CHANGE, f"same {min(shared).replace(':', ' ', 1)}"
-    # A symptom shows up on the callers of what failed, so only an alert on a service that
-    # (transitively) calls the member's joins it by the graph.
-    if signal.service and member.service and signal.ts >= member.attached_at:
-        path = graph.calls(signal.service, member.service, limits.max_hops)
-        if path:
-            return ReasonKind.DEPENDENCY, graph.describe(path)
-    return None
 
 
 # How much each reason says "same failure" when the two alerts start together; the
@@ -207,24 +167,71 @@ _CAUSAL_WEIGHT = {"warning": 0.5, "info": 0.3}
 def _reason(
     signal: Signal, incident: IncidentView, graph: ServiceGraph, limits: CorrelationWindow
 ) -> tuple[ReasonKind, str, float] | None:
-    """The best-supported reason over the incident's alerts, with its score."""
-    best: tuple[ReasonKind, str, float] | None = None
+    """The best-supported reason to put `signal` in `incident`, with its score. Each reason
+    is judged against the member alert whose start is nearest: a symptom follows its
+    cause by minutes, so an alert firing for hours does not pull in whatever starts next
+    to it (except alerts of its own group or family while it still fires)."""
     half = limits.window.total_seconds() / 2 or 1.0
-    for member in incident.members.values():
-        found = _member_reason(signal, member, graph, limits)
-        if found is None:
-            continue
-        gap = abs((signal.ts - member.attached_at).total_seconds())
-        score = _WEIGHT[found[0]] * 0.5 ** (gap / half)
-        if found[0] is ReasonKind.DEPENDENCY:
-            # A warning on a dependency explains a caller's trouble less than an outage.
-            score *= _CAUSAL_WEIGHT.get(member.severity, 1.0)
-        if best is None or score > best[2]:
-            best = (found[0], found[1], score)
+    found: list[tuple[ReasonKind, str, float]] = []
+
+    def weigh(kind: ReasonKind, detail: str, gap: float, factor: float = 1.0) -> None:
+        found.append((kind, detail, _WEIGHT[kind] * factor * 0.5 ** (gap / half)))
+
+    def near(kind: ReasonKind, detail: str, member: MemberView | None) -> None:
+        if member is not None:
+            gap = abs((signal.ts - member.attached_at).total_seconds())
+            if gap <= limits.window.total_seconds():
+                weigh(kind, detail, gap)
+
+    for kind, key, detail in _same_keys(signal):
+        stat = incident.firing_keys.get(key)
+        if stat is not None:  # still firing, loaded or not
+            weigh(kind, detail, abs((signal.ts - stat.latest).total_seconds()))
+        near(kind, detail, incident.nearest(key, signal.ts))
+    if signal.service:
+        detail = f"same service {signal.service}"
+        near(ReasonKind.SERVICE, detail, incident.nearest(("service", signal.service), signal.ts))
+    for change in sorted(signal.change_keys):
+        detail = f"same {change.replace(':', ' ', 1)}"
+        near(ReasonKind.CHANGE, detail, incident.nearest(("change", change), signal.ts))
+    _dependencies(signal, incident, graph, limits, weigh)
+    best = max(found, key=lambda f: f[2], default=None)
     # A resolved incident comes back only for the same alerts or service (the flap guard).
     if best and incident.state is IncidentState.RESOLVED and best[0] > ReasonKind.SERVICE:
         return None
     return best
+
+
+def _same_keys(signal: Signal) -> list[tuple[ReasonKind, tuple[str, str], str]]:
+    keys = [(ReasonKind.FAMILY, ("family", signal.family), "same alert on another instance")]
+    if signal.group_key:
+        keys.append((ReasonKind.GROUP_KEY, ("group", signal.group_key), "same Alertmanager group"))
+    return keys
+
+
+def _dependencies(
+    signal: Signal,
+    incident: IncidentView,
+    graph: ServiceGraph,
+    limits: CorrelationWindow,
+    weigh: Callable[[ReasonKind, str, float, float], None],
+) -> None:
+    """A symptom shows up on the callers of what failed: an alert on a service that
+    (transitively) calls one of the incident's, after that one's alert started."""
+    if not signal.service:
+        return
+    for service in graph.callees(signal.service, limits.max_hops):
+        if not incident.has_key(("service", service)):
+            continue
+        path = graph.calls(signal.service, service, limits.max_hops)
+        member = incident.nearest(("service", service), signal.ts, before=True)
+        if not path or member is None:
+            continue
+        gap = (signal.ts - member.attached_at).total_seconds()
+        if gap <= limits.window.total_seconds():
+            # A warning on a dependency explains a caller's trouble less than an outage.
+            factor = _CAUSAL_WEIGHT.get(member.severity, 1.0)
+            weigh(ReasonKind.DEPENDENCY, graph.describe(path), gap, factor)
 
 
 def _eligible(incident: IncidentView, signal: Signal, limits: CorrelationWindow) -> bool:

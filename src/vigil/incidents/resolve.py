@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from vigil.incidents.correlate import IncidentView
+from vigil.incidents.view import IncidentView
 
 __all__ = ["AutoResolve", "should_resolve"]
 
@@ -21,14 +21,16 @@ class AutoResolve(StrEnum):
 
 def should_resolve(incident: IncidentView, mode: AutoResolve) -> str | None:
     """The reason to resolve `incident` now, or None to keep it open."""
-    members = list(incident.members.values())
-    if mode is AutoResolve.NEVER or not members:
+    if mode is AutoResolve.NEVER or not incident.member_count:
         return None
     if mode is AutoResolve.ALL:
-        firing = sum(m.firing for m in members)
-        return None if firing else f"all {len(members)} alert(s) resolved"
+        if incident.firing_count:
+            return None
+        return f"all {incident.member_count} alert(s) resolved"
     if mode is AutoResolve.FIRST:
         opener = incident.members.get(incident.opener)
         return "the alert that opened it resolved" if opener and not opener.firing else None
-    latest = max(members, key=lambda m: m.attached_at)
-    return None if latest.firing else "the most recently attached alert resolved"
+    latest = incident.latest_member
+    if latest is None or latest.firing:
+        return None
+    return "the most recently attached alert resolved"

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigil.incidents import repository
 from vigil.incidents.board import Board
-from vigil.incidents.correlate import IncidentView
 from vigil.incidents.lifecycle import IncidentState, Trigger
+from vigil.incidents.view import IncidentView
 from vigil.platform.clock import Clock
 from vigil.platform.db import Database
 from vigil.platform.ids import IdFactory
@@ -89,9 +89,9 @@ class IncidentService:
                 await repository.move_members(
                     session, source.id, target.id, [m.event_id for m in moved]
                 )
-                for member in moved:
-                    target.members.setdefault(member.event_id, member)
-                source.members.clear()
+                kept = {m.event_id: m for m in moved} | target.members
+                target.summarise(kept.values())
+                source.summarise([])
                 board.rows[source.id]["merged_into"] = target.id
                 board.touch(source, source.last_activity)
                 board.record(source, now, "merged", f"merged into {target.id}: {reason}",
@@ -121,6 +121,7 @@ class IncidentService:
                 raise InvalidRequestError("a split must leave at least one alert behind")
             now = self._clock.now()
             moved = [view.members.pop(e) for e in dict.fromkeys(event_ids)]
+            view.summarise(list(view.members.values()))
             title = f"split from {board.rows[view.id]['title']}"
             new = board.split_off(view, moved, title, now)
             await repository.move_members(session, view.id, new.id, [m.event_id for m in moved])

@@ -10,15 +10,15 @@ from vigil.incidents import repository
 from vigil.incidents.board import Board
 from vigil.incidents.correlate import (
     CorrelationWindow,
-    IncidentView,
-    MemberView,
     ServiceGraph,
     Signal,
     alert_family,
     best_match,
 )
 from vigil.incidents.lifecycle import ACTIVE_STATES, IncidentState, Trigger
+from vigil.incidents.repository import BatchKeys
 from vigil.incidents.resolve import AutoResolve, should_resolve
+from vigil.incidents.view import IncidentView, MemberView
 from vigil.pipeline.base import Batch, Item, StageContext
 from vigil.platform.ids import IdFactory
 
@@ -78,23 +78,35 @@ class CorrelateStage:
     async def _tenant(self, tenant_id: str, items: list[Item], ctx: StageContext) -> None:
         await repository.lock_tenant(ctx.session, tenant_id)
         board = Board(tenant_id, self._ids)
+        # Replayed or late traffic is judged by its own time, not the processing time.
+        earliest = min(ctx.now, *(item.event.ts for item in items))
         loaded = await repository.load_incidents(
             ctx.session,
             tenant_id,
-            # Replayed or late traffic is judged by its own time, not the processing time.
-            resolved_since=min(ctx.now, *(item.event.ts for item in items))
-            - self._limits.flap_window
-            - self._limits.window,
-            event_ids=sorted({item.event_id for item in items if item.event_id}),
+            resolved_since=earliest - self._limits.flap_window - self._limits.window,
+            keys=self._keys(items, earliest - self._limits.window),
         )
-        for row, members in loaded:
-            board.load(row, members)
+        for row, members, summary in loaded:
+            board.load(row, members, summary)
         for item in sorted(items, key=lambda it: it.event.ts):
             if item.event.event_type in _CORRELATED:
                 self._alert(board, item, ctx.now)
             elif item.event.event_type is EventType.CHANGE and not item.folded:
                 self._change(board, item)
         await board.flush(ctx.session, ctx.now)
+
+    def _keys(self, items: list[Item], since: datetime) -> BatchKeys:
+        signals = [signal_of(item) for item in items]
+        services = {s.service for s in signals if s.service}
+        for service in list(services):
+            services |= self._graph.callees(service, self._limits.max_hops)
+        return BatchKeys(
+            event_ids=sorted({s.event_id for s in signals}),
+            services=sorted(services),
+            families=sorted({s.family for s in signals}),
+            group_keys=sorted({s.group_key for s in signals if s.group_key}),
+            since=since,
+        )
 
     def _alert(self, board: Board, item: Item, now: datetime) -> None:
         signal = signal_of(item)
@@ -104,7 +116,8 @@ class CorrelateStage:
         if not signal.firing:
             return
         member = _member(item, signal, "opened", "first alert")
-        match = best_match(signal, list(board.views.values()), self._graph, self._limits)
+        keys = self._graph.signal_keys(signal, self._limits.max_hops)
+        match = best_match(signal, board.candidates(keys), self._graph, self._limits)
         if match is None:
             board.open(signal, member, now)
             return

@@ -53,6 +53,7 @@ incident_members = sa.Table(
     sa.Column("reason_kind", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Index("ix_incident_members_event", "tenant_id", "event_id"),
+    sa.Index("ix_incident_members_started", "incident_id", "attached_at"),
 )
 
 incident_timeline = sa.Table(

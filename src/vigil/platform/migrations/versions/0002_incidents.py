@@ -59,6 +59,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text, nullable=False),
     )
     op.create_index("ix_incident_members_event", "incident_members", ["tenant_id", "event_id"])
+    op.create_index(
+        "ix_incident_members_started", "incident_members", ["incident_id", "attached_at"]
+    )
     op.create_table(
         "incident_timeline",
         sa.Column("id", sa.String(26), primary_key=True),
