@@ -52,7 +52,7 @@ def test_family_ignores_instance_labels() -> None:
 
 def test_same_service_beats_an_incident_on_a_caller() -> None:
     by_graph = incident(signal("checkout", 9))
-    by_service = incident(signal("payments", 0))
+    by_service = incident(signal("payments", 5))
     match = best_match(signal("payments", 10), [by_graph, by_service], GRAPH, LIMITS)
     assert match is not None
     assert (match.incident, match.kind, match.detail) == (
@@ -114,3 +114,13 @@ def test_symptoms_travel_to_callers_not_callees() -> None:
     caller = best_match(signal("checkout", 1), [payments], GRAPH, LIMITS)
     assert caller is not None
     assert caller.detail == "checkout calls payments"
+
+
+def test_a_cause_alerting_together_with_its_symptom_joins_either_way() -> None:
+    checkout = incident(signal("checkout", 0))
+    together = best_match(signal("payments", 0.25), [checkout], GRAPH, LIMITS)
+    assert together is not None
+    assert (together.kind, together.detail) == (ReasonKind.DEPENDENCY, "checkout calls payments")
+    assert best_match(signal("payments", 2), [checkout], GRAPH, LIMITS) is None
+    assert best_match(signal("payments", 0.25, severity="warning"), [checkout], GRAPH,
+                      LIMITS) is None  # fmt: skip

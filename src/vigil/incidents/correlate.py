@@ -79,6 +79,7 @@ class Signal:
     ts: datetime
     firing: bool
     title: str
+    severity: str = "error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,18 @@ class ServiceGraph:
             self._callees[key] = found
         return self._callees[key]
 
+    def callers(self, service: str, max_hops: int) -> frozenset[str]:
+        """The services that call `service`, directly or within hops."""
+        key = (service, -max_hops)
+        if key not in self._callees:
+            found: frozenset[str] = frozenset()
+            if service in self._graph:
+                reverse = self._graph.reverse(copy=False)
+                reach = nx.single_source_shortest_path_length(reverse, service, max_hops)
+                found = frozenset(reach) - {service}
+            self._callees[key] = found
+        return self._callees[key]
+
     def signal_keys(self, signal: Signal, max_hops: int) -> set[tuple[str, str]]:
         """The keys an incident must hold for `signal` to have a reason to join it."""
         keys = {("family", signal.family), *(("change", c) for c in signal.change_keys)}
@@ -132,6 +145,7 @@ class ServiceGraph:
         if signal.service:
             keys.add(("service", signal.service))
             keys.update(("service", s) for s in self.callees(signal.service, max_hops))
+            keys.update(("service", s) for s in self.callers(signal.service, max_hops))
         return keys
 
     def _calls(self, caller: str, callee: str, max_hops: int) -> list[str] | None:
@@ -162,6 +176,9 @@ _WEIGHT = {
 
 
 _CAUSAL_WEIGHT = {"warning": 0.5, "info": 0.3}
+_LATE_CAUSE = 0.6
+_TOGETHER_SECONDS = 30.0
+_SEVERE = frozenset({"critical", "error"})
 
 
 def _reason(
@@ -232,6 +249,19 @@ def _dependencies(
             # A warning on a dependency explains a caller's trouble less than an outage.
             factor = _CAUSAL_WEIGHT.get(member.severity, 1.0)
             weigh(ReasonKind.DEPENDENCY, graph.describe(path), gap, factor)
+    # Alerts that start together (one rule evaluation) arrive in no particular order: a
+    # severe alert on a service the incident's services call joins them too, if it
+    # started within moments of them.
+    if signal.severity not in _SEVERE:
+        return
+    for service in graph.callers(signal.service, limits.max_hops):
+        member = incident.nearest(("service", service), signal.ts)
+        path = graph.calls(service, signal.service, limits.max_hops)
+        if not path or member is None:
+            continue
+        gap = abs((signal.ts - member.attached_at).total_seconds())
+        if gap <= _TOGETHER_SECONDS:
+            weigh(ReasonKind.DEPENDENCY, graph.describe(path), gap, _LATE_CAUSE)
 
 
 def _eligible(incident: IncidentView, signal: Signal, limits: CorrelationWindow) -> bool:

@@ -43,6 +43,7 @@ def signal_of(item: Item) -> Signal:
         ts=event.ts,
         firing=(item.status or event.status.value) == EventStatus.FIRING.value,
         title=event.title,
+        severity=event.severity.value,
     )
 
 
