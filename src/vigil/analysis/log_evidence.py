@@ -54,10 +54,11 @@ def mine_templates(services: pd.Series, messages: pd.Series) -> pd.Series:
     heads = distinct.str.split(n=MAX_TOKENS).str[:MAX_TOKENS].str.join(" ")
     shapes = dict(zip(distinct, heads.str.replace(_MASK, "<*>", regex=True), strict=True))
     masked = text.map(shapes)
-    keys = services.astype(str) + "\x00" + masked
+    # A unit separator, not NUL: pandas 2 drops NUL when it concatenates strings.
+    keys = services.astype(str) + "\x1f" + masked
     templates: dict[str, str] = {}
     for key in pd.unique(keys):
-        service, shape = str(key).split("\x00", 1)
+        service, shape = str(key).split("\x1f", 1)
         cluster = miner.add_log_message(f"{service} {shape}")
         templates[str(key)] = str(cluster["cluster_id"])
     ids = keys.map(templates)
