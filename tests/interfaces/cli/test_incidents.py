@@ -39,6 +39,12 @@ def test_list_show_and_move_an_incident(vigil: Vigil, tmp_path: Path) -> None:
     stats = json.loads(vigil("stats", "--json").output)
     assert (stats["alerts_in"], stats["incidents_out"], stats["open_incidents"]) == (1, 1, 0)
     assert vigil("incident", "nope").exit_code == 1
+    refused = vigil("merge", incident["id"], "nope", "-r", "same failure")
+    assert refused.exit_code == 1
+    assert "no incident 'nope'" in refused.output
+    lonely = vigil("split", incident["id"], detail["members"][0]["event_id"])
+    assert lonely.exit_code == 1
+    assert "at least one alert behind" in lonely.output
     assert "cart" not in vigil("incidents", "--service", "cart").output
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from rich.table import Table
 from vigil.incidents import (
     IllegalTransitionError,
     IncidentNotFoundError,
+    IncidentService,
     IncidentState,
     InvalidRequestError,
     Trigger,
@@ -27,6 +29,7 @@ from vigil.interfaces.runtime import Runtime
 __all__ = ["register"]
 
 console = Console()
+T = TypeVar("T")
 _REFUSALS = (IncidentNotFoundError, IllegalTransitionError, InvalidRequestError)
 Actor = Annotated[str, typer.Option(help="Who does it", envvar="USER")]
 Reason = Annotated[str, typer.Option("--reason", "-r")]
@@ -43,6 +46,24 @@ async def _started(state: State) -> Runtime:
     runtime = state.runtime()
     await runtime.start(background=False)
     return runtime
+
+
+def _with_incidents(state: State, work: Callable[[IncidentService, str], Awaitable[T]]) -> T:
+    """Run `work(service, tenant)` on a started runtime; a refusal (unknown incident,
+    illegal move, impossible merge or split) is printed and exits 1."""
+
+    async def body() -> T:
+        runtime = await _started(state)
+        try:
+            return await work(runtime.incidents, runtime.settings.default_tenant)
+        finally:
+            await runtime.stop()
+
+    try:
+        return asyncio.run(body())
+    except _REFUSALS as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
 
 
 def _print_detail(found: IncidentDetail) -> None:
@@ -134,20 +155,12 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             _print_detail(found)
 
     def _move(ctx: typer.Context, incident_id: str, trigger: Trigger, actor: str, why: str) -> None:
-        async def body() -> IncidentState:
-            runtime = await _started(ctx.obj)
-            try:
-                return await runtime.incidents.transition(
-                    runtime.settings.default_tenant, incident_id, trigger, actor=actor, reason=why
-                )
-            finally:
-                await runtime.stop()
-
-        try:
-            state = asyncio.run(body())
-        except _REFUSALS as exc:
-            console.print(f"[red]{escape(str(exc))}[/]")
-            raise typer.Exit(1) from None
+        state = _with_incidents(
+            ctx.obj,
+            lambda service, tenant: service.transition(
+                tenant, incident_id, trigger, actor=actor, reason=why
+            ),
+        )
         console.print(f"{incident_id} is now {state.value}")
 
     @app.command("ack")
@@ -185,19 +198,12 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     ) -> None:
         """Merge incidents that are one failure (kept as feedback for grouping)."""
 
-        async def body() -> None:
-            runtime = await _started(ctx.obj)
-            try:
-                await runtime.incidents.merge(runtime.settings.default_tenant, target, sources,
-                                              actor=actor, reason=reason)  # fmt: skip
-            finally:
-                await runtime.stop()
-
-        try:
-            asyncio.run(body())
-        except _REFUSALS as exc:
-            console.print(f"[red]{escape(str(exc))}[/]")
-            raise typer.Exit(1) from None
+        _with_incidents(
+            ctx.obj,
+            lambda service, tenant: service.merge(
+                tenant, target, sources, actor=actor, reason=reason
+            ),
+        )
         console.print(f"merged {', '.join(sources)} into {target}")
 
     @app.command("split")
@@ -210,20 +216,12 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     ) -> None:
         """Split alerts off into a new incident (kept as feedback for grouping)."""
 
-        async def body() -> str:
-            runtime = await _started(ctx.obj)
-            try:
-                return await runtime.incidents.split(runtime.settings.default_tenant,
-                                                     incident_id, event_ids, actor=actor,
-                                                     reason=reason)  # fmt: skip
-            finally:
-                await runtime.stop()
-
-        try:
-            new_id = asyncio.run(body())
-        except _REFUSALS as exc:
-            console.print(f"[red]{escape(str(exc))}[/]")
-            raise typer.Exit(1) from None
+        new_id = _with_incidents(
+            ctx.obj,
+            lambda service, tenant: service.split(
+                tenant, incident_id, event_ids, actor=actor, reason=reason
+            ),
+        )
         console.print(f"split {len(event_ids)} alert(s) off into {new_id}")
 
     @app.command("stats")
