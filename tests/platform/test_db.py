@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -133,3 +134,48 @@ async def test_session_rolls_back_when_the_block_raises(database: DbTarget) -> N
     finally:
         await db.dispose()
     assert count == (0,)
+
+
+async def _insert_rows(db: Database, table: sa.Table, count: int) -> None:
+    async with db.session() as session:
+        rows = [{"id": i, "at": None, "doc": {}} for i in range(count)]
+        await session.execute(table.insert(), rows)
+        if not db.is_sqlite:
+            # Backends report their table counters lazily; this commit reports them.
+            await session.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+        await session.commit()
+
+
+async def _grown(db: Database, min_changes: int) -> list[str]:
+    """The counters reach the statistics system shortly after the commit: ask a few times."""
+    for _ in range(1 if db.is_sqlite else 50):
+        if grown := await db.grown_tables(min_changes=min_changes, growth=1.0):
+            return grown
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def test_grown_tables_are_analysed_then_no_longer_grown(database: DbTarget) -> None:
+    db = Database(database.url, schema=database.schema)
+    table = _table(sa.MetaData())
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+            if not db.is_sqlite:  # autovacuum must not get there first
+                await conn.execute(sa.text("ALTER TABLE probe SET (autovacuum_enabled = off)"))
+        await _insert_rows(db, table, 300)
+        few = await db.grown_tables(min_changes=1000, growth=1.0)
+        grown = await _grown(db, min_changes=100)
+        await db.analyze(grown)
+        after = await db.grown_tables(min_changes=100, growth=1.0)
+        if not db.is_sqlite:
+            async with db.session() as session:
+                query = sa.text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)")
+                estimate = (await session.execute(query, {"t": table.name})).scalar_one()
+    finally:
+        await db.dispose()
+    assert (few, after) == ([], [])
+    # SQLite plans by its indexes without statistics: nothing to look after there.
+    assert grown == ([] if database.backend == "sqlite" else [table.name])
+    if database.backend == "postgres":
+        assert estimate == 300

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from tests.conftest import POSTGRES_URL, DbTarget, postgres_schema, run_postgres
+from vigil.platform import migrate
 from vigil.platform.db import Database
 from vigil.platform.migrate import current_revision, head_revision, upgrade
 
+MIGRATIONS = Path(migrate.__file__).with_name("migrations")
 TABLES = {"intake", "events", "receipts", "dead_letters", "silences"}
 
 
@@ -42,3 +48,51 @@ async def test_upgrade_creates_a_named_postgres_schema() -> None:
         finally:
             await db.dispose()
             run_postgres(f'DROP SCHEMA IF EXISTS "{missing}" CASCADE')
+
+
+async def test_intake_is_indexed_by_request_key(database: DbTarget) -> None:
+    db = Database(database.url, schema=database.schema)
+    try:
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            indexes = await conn.run_sync(lambda c: sa.inspect(c).get_indexes("intake"))
+    finally:
+        await db.dispose()
+    assert {"name": "ix_intake_request_key", "columns": ["request_key"]} in [
+        {"name": i["name"], "columns": i["column_names"]} for i in indexes
+    ]
+
+
+@pytest.mark.services
+async def test_postgres_tables_are_analysed_sooner_and_back_again() -> None:
+    with postgres_schema() as schema:
+        db = Database(POSTGRES_URL, schema=schema)
+        query = sa.text(
+            "SELECT c.relname, c.reloptions FROM pg_class AS c JOIN pg_namespace AS n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = :schema AND c.relkind = 'r'"
+        )
+        try:
+            await upgrade(db)
+            async with db.engine.connect() as conn:
+                options = dict((await conn.execute(query, {"schema": schema})).all())
+            await _downgrade(db, "0002")
+            async with db.engine.connect() as conn:
+                reset = dict((await conn.execute(query, {"schema": schema})).all())
+        finally:
+            await db.dispose()
+    assert "autovacuum_analyze_scale_factor=0.02" in options["events"]
+    assert "autovacuum_analyze_threshold=500" in options["receipts"]
+    assert "autovacuum_vacuum_scale_factor=0.02" in options["intake"]
+    assert reset["events"] is None
+
+
+async def _downgrade(db: Database, revision: str) -> None:
+    async with db.engine.begin() as conn:
+
+        def run(sync_conn: sa.Connection) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = sync_conn
+            command.downgrade(config, revision)
+
+        await conn.run_sync(run)

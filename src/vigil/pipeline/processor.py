@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -32,6 +32,17 @@ log = logging.getLogger(__name__)
 
 # Parsed events kept for requests the writer just stored, so they are not parsed twice.
 _MAX_HINTS = 20_000
+# How often (at most) to look for tables grown enough to need fresh planner statistics,
+# and how many changed rows make a table worth analysing (then each time it doubles).
+_STATS_EVERY = timedelta(seconds=2)
+_STATS_MIN_ROWS = 2000
+# Under a backlog on Postgres a batch grows (doubling) up to this many times the configured
+# size while batches stay quick: per-batch costs (claim, lookups, commit) are then shared
+# by more events. A slow batch (CPU-bound stages hold the event loop the webhooks share)
+# goes back to the configured size. SQLite keeps it always: its batch holds the one write
+# lock intake waits for.
+_MAX_GROWTH = 4
+_QUICK_BATCH = timedelta(milliseconds=250)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -58,8 +69,11 @@ class Processor:
         self._db, self._sources, self._sequence = db, sources, sequence
         self._clock, self._ids, self._metrics = clock, ids, metrics
         self._batch_size = batch_size
+        self._claim_size = batch_size
         self._hints: dict[str, list[Event]] = {}
         self._wake = asyncio.Event()
+        self._stats_checked: datetime | None = None
+        self._analyzing: asyncio.Task[None] | None = None
 
     def notify(self, stored: list[StoredIntake]) -> None:
         """Called by the intake writer after a commit: remember the parse, wake up."""
@@ -83,15 +97,52 @@ class Processor:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle_poll)
+        await self.settle()
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
         """Process pending intake until none is left (or `stop` is set, checked between
-        batches, so shutdown does not wait for a whole backlog); returns requests done."""
+        batches, so shutdown does not wait for a whole backlog); returns requests done.
+        A one-off drain (no `stop`) also waits for any ANALYZE it started."""
         total = 0
         while not (stop and stop.is_set()) and (claimed := await self._process_next()):
             total += claimed
+            await self._refresh_statistics()
         await self._update_backlog()
+        if stop is None:
+            await self.settle()
         return total
+
+    async def _refresh_statistics(self) -> None:
+        """Every few seconds, look for tables that grew a lot since their last ANALYZE
+        (Postgres) and analyse them in the background: between autovacuum rounds a young
+        table has no statistics, and lookups planned without them slow every batch."""
+        now = self._clock.now()
+        if self._stats_checked is not None and now - self._stats_checked < _STATS_EVERY:
+            return
+        if self._analyzing is not None and not self._analyzing.done():
+            return
+        self._stats_checked = now
+        try:
+            grown = await self._db.grown_tables(min_changes=_STATS_MIN_ROWS, growth=1.0)
+        except Exception as exc:  # statistics only speed things up; never stop for them
+            log.warning("reading table statistics failed: %r", exc)
+            return
+        if grown:
+            self._analyzing = asyncio.create_task(self._analyze(grown), name="vigil-analyze")
+
+    async def _analyze(self, tables: list[str]) -> None:
+        try:
+            await self._db.analyze(tables)
+        except Exception as exc:
+            log.warning("ANALYZE %s failed: %r", ", ".join(tables), exc)
+        else:
+            log.info("refreshed planner statistics of %s", ", ".join(tables))
+
+    async def settle(self) -> None:
+        """Wait for a background ANALYZE to finish (before the database is closed)."""
+        if self._analyzing is not None:
+            await self._analyzing
+            self._analyzing = None
 
     async def backlog(self) -> int:
         async with self._db.session() as session:
@@ -107,9 +158,10 @@ class Processor:
         transaction; returns how many were claimed. Claiming happens inside the write
         transaction, so concurrent processors never take the same request."""
         claimed: list[str] = []
+        started, limit = self._clock.now(), 1 if only else self._claim_size
         try:
             async with self._db.writing() as session:
-                rows = await _claim(session, 1 if only else self._batch_size, only)
+                rows = await _claim(session, limit, only)
                 claimed = [row["id"] for row in rows]
                 if not rows:
                     return 0
@@ -126,7 +178,17 @@ class Processor:
                     await self._process_next(only=intake_id)
             return len(claimed)
         self._account(rows, outcome, letters)
+        if only is None:
+            self._resize(full=len(rows) == limit, took=self._clock.now() - started)
         return len(rows)
+
+    def _resize(self, *, full: bool, took: timedelta) -> None:
+        """A full claim means a backlog: on Postgres, claim twice as many next time, as
+        long as batches stay quick."""
+        if full and took < _QUICK_BATCH and not self._db.is_sqlite:
+            self._claim_size = min(self._claim_size * 2, self._batch_size * _MAX_GROWTH)
+        elif not full or took >= _QUICK_BATCH:
+            self._claim_size = self._batch_size
 
     def _items(self, row: Mapping[str, Any]) -> list[Item]:
         events = self._hints.pop(row["id"], None)

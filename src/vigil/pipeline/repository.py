@@ -36,15 +36,25 @@ __all__ = [
 _CHUNK = 900
 
 
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _one_of(
     session: AsyncSession, column: sa.ColumnElement[str], values: Sequence[str]
 ) -> sa.ColumnElement[bool]:
     """`column IN values`. On Postgres as `= ANY(array)`: one prepared statement whatever
     the number of values (an IN list makes asyncpg prepare a new one per length)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _is_postgres(session):
         array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.String))
         return column == sa.any_(array)
     return column.in_(values)
+
+
+def _each_of(values: Sequence[str]) -> sa.TableValuedAlias:
+    """`unnest(array) AS k(key)`: the values as rows, to probe an index once per value."""
+    array = sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.String))
+    return sa.func.unnest(array).table_valued("key").render_derived(name="k")
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -111,6 +121,20 @@ class StoredSilence:
 async def known_receipts(session: AsyncSession, tenant_id: str, ids: Sequence[str]) -> set[str]:
     """The subset of `ids` already accepted for this tenant."""
     found: set[str] = set()
+    if ids and _is_postgres(session):
+        # One primary-key probe per id (a LATERAL ... LIMIT 1 join), whatever the planner
+        # believes: `= ANY` scans every receipt of the tenant on a table without statistics
+        # (a fresh one) and even on an analysed one once the list is long.
+        keys = _each_of(ids)
+        probe = (
+            sa.select(receipts.c.ingest_id)
+            .where(receipts.c.tenant_id == tenant_id, receipts.c.ingest_id == keys.c.key)
+            .limit(1)
+            .lateral("r")
+        )
+        query = sa.select(probe.c.ingest_id).select_from(keys).join(probe, sa.true())
+        found.update((await session.execute(query)).scalars())
+        return found
     for chunk in _chunks(ids):
         query = sa.select(receipts.c.ingest_id).where(
             receipts.c.tenant_id == tenant_id, _one_of(session, receipts.c.ingest_id, chunk)
@@ -123,14 +147,17 @@ async def lock_fingerprints(
     session: AsyncSession, tenant_id: str, fingerprints: Sequence[str]
 ) -> None:
     """Serialise work on these fingerprints until the transaction ends (Postgres advisory
-    locks, taken in one sorted order so two workers cannot deadlock). On SQLite the
-    IMMEDIATE write transaction already excludes every other writer."""
-    if not fingerprints or session.get_bind().dialect.name != "postgresql":
+    locks, taken in one sorted order so two workers cannot deadlock). The keys name the
+    schema: advisory locks are database-wide, and Vigils in other schemas of the same
+    database must not wait for each other. On SQLite the IMMEDIATE write transaction
+    already excludes every other writer."""
+    if not fingerprints or not _is_postgres(session):
         return
     keys = sorted({f"{tenant_id}/{fp}" for fp in fingerprints})
     await session.execute(
         sa.text(
-            "SELECT pg_advisory_xact_lock(h) FROM (SELECT hashtextextended(k, 0) AS h "
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT "
+            "hashtextextended(current_schema() || '/' || k, 0) AS h "
             "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS ordered"
         ),
         {"keys": keys},
@@ -141,11 +168,13 @@ async def latest_by_fingerprint(
     session: AsyncSession, tenant_id: str, fingerprints: Sequence[str], since: datetime
 ) -> dict[str, Mapping[str, Any]]:
     """The newest stored event per fingerprint seen at or after `since`."""
+    if fingerprints and _is_postgres(session):
+        return await _latest_postgres(session, tenant_id, fingerprints, since)
     latest: dict[str, Mapping[str, Any]] = {}
     for chunk in _chunks(fingerprints):
         query = sa.select(events).where(
             events.c.tenant_id == tenant_id,
-            _one_of(session, events.c.fingerprint, chunk),
+            events.c.fingerprint.in_(chunk),
             events.c.last_seen >= since,
         )
         for row in (await session.execute(query)).mappings():
@@ -153,6 +182,27 @@ async def latest_by_fingerprint(
             if best is None or row["last_seen"] > best["last_seen"]:
                 latest[row["fingerprint"]] = dict(row)
     return latest
+
+
+async def _latest_postgres(
+    session: AsyncSession, tenant_id: str, fingerprints: Sequence[str], since: datetime
+) -> dict[str, Mapping[str, Any]]:
+    """One backward probe of (tenant, fingerprint, last_seen) per fingerprint: without
+    statistics the planner would read every event of the tenant by `last_seen` instead."""
+    keys = _each_of(fingerprints)
+    newest = (
+        sa.select(events)
+        .where(
+            events.c.tenant_id == tenant_id,
+            events.c.fingerprint == keys.c.key,
+            events.c.last_seen >= since,
+        )
+        .order_by(events.c.last_seen.desc())
+        .limit(1)
+        .lateral("e")
+    )
+    query = sa.select(newest).select_from(keys).join(newest, sa.true())
+    return {row["fingerprint"]: dict(row) for row in (await session.execute(query)).mappings()}
 
 
 async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

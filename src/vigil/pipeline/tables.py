@@ -25,6 +25,8 @@ intake = sa.Table(
     sa.Column("error", sa.Text),
     sa.UniqueConstraint("tenant_id", "source", "request_key", name="uq_intake_request"),
     sa.Index("ix_intake_state_id", "state", "id"),
+    # The intake writer finds what a batch stored (or found stored) by request key alone.
+    sa.Index("ix_intake_request_key", "request_key"),
 )
 
 # One row per distinct alert (fingerprint) per dedup window, updated by repeats.

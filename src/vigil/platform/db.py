@@ -115,6 +115,16 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# Tables of the current schema changed by a large share since their last ANALYZE
+# (`reltuples` is -1 before the first one).
+_GROWN = sa.text(
+    "SELECT s.relname FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid "
+    "WHERE s.schemaname = current_schema() AND s.n_mod_since_analyze >= "
+    "greatest(CAST(:min_changes AS bigint), CAST(:growth AS float8) * greatest(c.reltuples, 0)) "
+    "ORDER BY s.relname"
+)
+
+
 class Database:
     """Owns the async engine; `session()` opens one unit of work (the caller commits)."""
 
@@ -168,6 +178,28 @@ class Database:
         async with self._write_lock, self.session() as session:
             await session.connection(execution_options={_IMMEDIATE: True})
             yield session
+
+    async def grown_tables(self, *, min_changes: int, growth: float) -> list[str]:
+        """Postgres: the tables of this schema changed (inserted, updated, deleted) by at
+        least `growth` of their size at their last analysis, and by `min_changes` rows.
+        Autovacuum analyses a new table only on its next round (a minute apart by
+        default); until then the planner has no statistics and may scan instead of using
+        an index. SQLite plans these lookups by its indexes without statistics: []."""
+        if self.is_sqlite:
+            return []
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(_GROWN, {"min_changes": min_changes, "growth": growth})
+            return [str(name) for name in rows.scalars()]
+
+    async def analyze(self, tables: list[str]) -> None:
+        """ANALYZE these tables (Postgres), on a connection of its own, outside any unit of
+        work: it does not block writers, and a failure is the caller's to log."""
+        if self.is_sqlite or not tables:
+            return
+        async with self.engine.connect() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            await conn.execute(sa.text("ANALYZE " + ", ".join(quote(t) for t in tables)))
+            await conn.commit()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
