@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from vigil.detection import DetectionService
 from vigil.incidents import (
     AutoResolve,
     CorrelateStage,
@@ -80,6 +81,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     intake = IntakeService(db, sources, sink, clock, ids, metrics, settings.max_body_bytes)
     replayer = DeadLetterReplayer(db, sources, processor, clock, ids)
     incidents = IncidentService(db, clock, ids)
+    detection = DetectionService.build(settings, db=db, clock=clock, sink=processor)
     return Runtime(
         settings=settings,
         db=db,
@@ -93,6 +95,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         replayer=replayer,
         incidents=incidents,
         bus=bus,
+        detection=detection,
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from vigil.detection import DetectionService
 from vigil.incidents import IncidentService
 from vigil.pipeline import DeadLetterReplayer, IntakeService, IntakeWriter, Processor
 from vigil.platform import Clock, Database, IdFactory, Metrics, Settings
@@ -33,8 +34,10 @@ class Runtime:
     replayer: DeadLetterReplayer
     incidents: IncidentService
     bus: NatsBus | None = None
+    detection: DetectionService | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
+    _detection_task: asyncio.Task[None] | None = None
 
     async def start(self, *, migrate: bool = True, background: bool | None = None) -> None:
         """Migrate, start the intake writer and the bus, and process what a previous run
@@ -48,8 +51,19 @@ class Runtime:
         if background or (background is None and self.bus is None):
             self._stop.clear()
             self._task = asyncio.create_task(self.processor.run(self._stop), name="vigil-processor")
+        if self.detection is not None and background is not False:
+            self._stop.clear()
+            detect = self.detection.run(self._stop)
+            self._detection_task = asyncio.create_task(detect, name="vigil-detection")
 
     async def stop(self) -> None:
+        if self._detection_task is not None:
+            self._stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._detection_task
+            self._detection_task = None
+        if self.detection is not None:
+            await self.detection.aclose()
         if self.bus is not None:
             await self.bus.stop()  # an in-flight batch is stored and acknowledged first
         await self.writer.stop()

@@ -1,4 +1,5 @@
-"""Read access to observability data: the telemetry bundle model and its readers."""
+"""Read access to observability data: the telemetry bundle model and its readers, the
+PromQL and Loki HTTP API clients, and log files tailed from an offset."""
 
 from vigil.telemetry.bundle import (
     EDGE_CLIENT,
@@ -12,7 +13,9 @@ from vigil.telemetry.bundle import (
     make_spans,
 )
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder, write_bundle_folder
+from vigil.telemetry.logfiles import FileChunk, FileCursor, LogLine, tail_file
 from vigil.telemetry.logparse import parse_log_line, parse_log_lines
+from vigil.telemetry.loki import LokiClient, LokiResult
 from vigil.telemetry.nezha import (
     NezhaFault,
     list_days,
@@ -20,6 +23,8 @@ from vigil.telemetry.nezha import (
     read_faults,
     read_nezha_window,
 )
+from vigil.telemetry.prometheus import PrometheusClient, PromResult, PromSeries
+from vigil.telemetry.query import QueryFailure, QueryWindow
 
 __all__ = [
     "EDGE_CLIENT",
@@ -28,7 +33,17 @@ __all__ = [
     "METRIC_COLUMNS",
     "SPAN_COLUMNS",
     "BundleFormatError",
+    "FileChunk",
+    "FileCursor",
+    "LogLine",
+    "LokiClient",
+    "LokiResult",
     "NezhaFault",
+    "PromResult",
+    "PromSeries",
+    "PrometheusClient",
+    "QueryFailure",
+    "QueryWindow",
     "TelemetryBundle",
     "list_days",
     "make_logs",
@@ -40,5 +55,6 @@ __all__ = [
     "read_bundle_folder",
     "read_faults",
     "read_nezha_window",
+    "tail_file",
     "write_bundle_folder",
 ]

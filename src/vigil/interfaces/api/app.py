@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 import vigil
 from vigil.interfaces.api import (
     analyze,
+    anomalies,
     deadletters,
     events,
     health,
@@ -49,6 +50,7 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
     app.state.runtime = runtime
     for module in (webhooks, events, incidents, stats, deadletters, silences, analyze, health):
         app.include_router(module.router)
+    app.include_router(anomalies.router)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

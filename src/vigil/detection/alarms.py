@@ -1,0 +1,233 @@
+"""Detector findings as canonical Events (source `vigil.detector`, type `anomaly`): a title
+a human can check, severity by strength, a fingerprint stable per series and detector,
+and the evidence in `raw`. Pure: the time of the pass is passed in."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from vigil.analysis.forecast import CapacityForecast
+from vigil.analysis.log_patterns import LogSignal
+from vigil.detection.series import MetricFinding
+from vigil.events import Entity, Event, EventStatus, EventType, Severity
+from vigil.events.fingerprint import fingerprint_labels, ingest_id
+from vigil.platform.detection_settings import MetricWatch
+
+__all__ = [
+    "DETECTOR_SOURCE",
+    "EventContext",
+    "forecast_event",
+    "log_event",
+    "metric_event",
+    "series_fingerprint",
+]
+
+DETECTOR_SOURCE = "vigil.detector"
+_ENTITY_LABELS = ("cluster", "namespace", "pod", "host", "container", "instance", "region")
+
+
+@dataclass(frozen=True, slots=True)
+class EventContext:
+    """Who the events belong to and when the pass that found them ran."""
+
+    tenant_id: str
+    now: datetime
+
+
+def series_fingerprint(detector: str, watch: str, labels: dict[str, str]) -> str:
+    """Identity of one series under one detector: repeats of its alarm fold together."""
+    return fingerprint_labels({**labels, "vigil_detector": detector, "vigil_watch": watch})
+
+
+def _when(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _num(value: float | None) -> float | None:
+    """JSON-safe number (no NaN or infinity), rounded for reading."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.6g}")
+
+
+def _entity(labels: dict[str, str], service: str | None) -> Entity:
+    known = {name: labels[name][:255] for name in _ENTITY_LABELS if labels.get(name)}
+    return Entity(service=service[:255] if service else None, **known)
+
+
+def _event(
+    ctx: EventContext,
+    fingerprint: str,
+    status: EventStatus,
+    at: datetime,
+    fields: dict[str, Any],
+) -> Event:
+    occurrence = at.isoformat()
+    return Event(
+        tenant_id=ctx.tenant_id,
+        source=DETECTOR_SOURCE,
+        event_type=EventType.ANOMALY,
+        ts=min(at, ctx.now),
+        received_at=ctx.now,
+        status=status,
+        fingerprint=fingerprint,
+        ingest_id=ingest_id(DETECTOR_SOURCE, fingerprint, status.value, occurrence),
+        **fields,
+    )
+
+
+def metric_severity(score: float, sigmas: float) -> Severity:
+    """Strength of a metric anomaly: how far out, and how surely unusual."""
+    strength = abs(sigmas)
+    if score >= 0.9 and strength >= 8:
+        return Severity.CRITICAL
+    return Severity.ERROR if strength >= 5 else Severity.WARNING
+
+
+def _metric_title(watch: MetricWatch, where: str, finding: MetricFinding) -> str:
+    s = finding.score
+    if finding.kind == "raised":
+        return (
+            f"{watch.name} on {where}: {finding.value:.4g} is {s.sigmas:+.1f} robust sigmas"
+            f" from the expected {s.expected:.4g} (band {s.low:.4g} .. {s.high:.4g})"
+        )
+    how = "settled at a new level" if finding.level_shift else "back to normal"
+    return f"{watch.name} on {where}: {how} ({finding.value:.4g}, expected {s.expected:.4g})"
+
+
+def _metric_evidence(
+    watch: MetricWatch, labels: dict[str, str], finding: MetricFinding
+) -> dict[str, Any]:
+    s, h = finding.score, finding.health
+    evidence: dict[str, Any] = {
+        "detector": "metric_anomaly",
+        "watch": watch.name,
+        "query": watch.query,
+        "series": labels,
+        "at": _when(finding.ts).isoformat(),
+        "value": _num(finding.value),
+        "expected": _num(s.expected),
+        "band": [_num(s.low), _num(s.high)],
+        "sigmas": _num(s.sigmas),
+        "score": _num(s.score),
+        "level_shift": finding.level_shift,
+        "change_point": bool(s.level_shift),
+        "new_extreme": bool(s.new_extreme),
+        "baseline": {
+            "history": h.history,
+            "volatility": _num(h.volatility),
+            "variance_ratio": _num(h.variance_ratio),
+        },
+        "slo_relevant": watch.slo_relevant,
+    }
+    if finding.raised_at is not None:
+        evidence["raised_at"] = _when(finding.raised_at).isoformat()
+    return evidence
+
+
+def metric_event(
+    watch: MetricWatch, labels: dict[str, str], finding: MetricFinding, ctx: EventContext
+) -> Event:
+    """A raised metric anomaly, or its return to normal."""
+    service = labels.get(watch.service_label) or watch.service
+    s, h = finding.score, finding.health
+    raised = finding.kind == "raised"
+    description = (
+        f"PromQL {watch.query!r}, series {labels}. Score {s.score:.2f}; baseline of"
+        f" {h.history} points, volatility {h.volatility:.2f}, variance ratio"
+        f" {h.variance_ratio:.2f}."
+    )
+    fields = {
+        "entity": _entity(labels, service),
+        "severity": metric_severity(s.score, s.sigmas) if raised else Severity.INFO,
+        "title": _metric_title(watch, service or watch.name, finding)[:1024],
+        "description": description,
+        "labels": _labels(labels, "metric_anomaly", watch.name),
+        "raw": _metric_evidence(watch, labels, finding),
+    }
+    fingerprint = series_fingerprint("metric_anomaly", watch.name, labels)
+    status = EventStatus.FIRING if raised else EventStatus.RESOLVED
+    return _event(ctx, fingerprint, status, _when(finding.ts), fields)
+
+
+def _labels(labels: dict[str, str], detector: str, watch: str) -> dict[str, str]:
+    out = {k[:255]: v for k, v in labels.items() if k}
+    out.update(vigil_detector=detector, vigil_watch=watch)
+    return out
+
+
+def forecast_severity(forecast: CapacityForecast) -> Severity:
+    """Sooner is worse: already beyond, within 6 h, later."""
+    if forecast.horizon is None or forecast.horizon.total_seconds() == 0:
+        return Severity.CRITICAL
+    return Severity.ERROR if forecast.horizon.total_seconds() <= 6 * 3600 else Severity.WARNING
+
+
+def forecast_event(
+    watch: MetricWatch, labels: dict[str, str], forecast: CapacityForecast, ctx: EventContext
+) -> Event:
+    """A capacity warning (the forecast crosses the threshold), or its all-clear."""
+    service = labels.get(watch.service_label) or watch.service
+    where = service or watch.name
+    side = "above" if forecast.direction == "upper" else "below"
+    if forecast.warning:
+        when = f"{forecast.crossing_at:%Y-%m-%d %H:%M}Z" if forecast.crossing_at else "soon"
+        title = f"{watch.name} on {where}: forecast {side} {forecast.threshold:g} by {when}"
+    else:
+        title = f"{watch.name} on {where}: forecast stays clear of {forecast.threshold:g}"
+    evidence = {
+        "detector": "capacity_forecast",
+        "watch": watch.name,
+        "query": watch.query,
+        "series": labels,
+        **forecast.model_dump(mode="json", exclude={"series_id"}),
+    }
+    fields = {
+        "entity": _entity(labels, service),
+        "severity": forecast_severity(forecast) if forecast.warning else Severity.INFO,
+        "title": title[:1024],
+        "description": forecast.reason,
+        "labels": _labels(labels, "capacity_forecast", watch.name),
+        "raw": evidence,
+    }
+    fingerprint = series_fingerprint("capacity_forecast", watch.name, labels)
+    status = EventStatus.FIRING if forecast.warning else EventStatus.RESOLVED
+    return _event(ctx, fingerprint, status, forecast.as_of, fields)
+
+
+def log_severity(signal: LogSignal) -> Severity:
+    """A new or surging error pattern is an error; a quieter template is information."""
+    if signal.kind == "rate_decrease":
+        return Severity.INFO
+    erroneous = signal.category.value != "none"
+    return Severity.ERROR if erroneous else Severity.WARNING
+
+
+def log_event(watch_key: str, signal: LogSignal, ctx: EventContext, *, firing: bool) -> Event:
+    """A log pattern that appeared or changed rate (firing), or that calmed down."""
+    if signal.kind == "new_template":
+        change = f"new pattern ({signal.window_count} lines)"
+    else:
+        change = (
+            f"rate {signal.window_rate:.3g}/min vs {signal.baseline_rate:.3g}/min"
+            f" ({signal.ratio:.3g}x)"
+        )
+    head = change if firing else f"back to normal after {change}"
+    title = f"{signal.service} logs: {head}: {signal.template[:300]}"
+    evidence = {"detector": "log_pattern", "watch": watch_key, **signal.model_dump(mode="json")}
+    labels = {"service": signal.service, "template_key": signal.template_key[:255]}
+    fields = {
+        "entity": Entity(service=signal.service[:255]),
+        "severity": log_severity(signal) if firing else Severity.INFO,
+        "title": title[:1024],
+        "description": "\n".join(signal.examples),
+        "labels": _labels(labels, "log_pattern", watch_key[:255]),
+        "raw": evidence,
+    }
+    fingerprint = series_fingerprint("log_pattern", watch_key, labels)
+    status = EventStatus.FIRING if firing else EventStatus.RESOLVED
+    at = signal.first_seen if signal.kind == "new_template" and firing else ctx.now
+    return _event(ctx, fingerprint, status, at, fields)

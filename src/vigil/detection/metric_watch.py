@@ -1,0 +1,184 @@
+"""One metric watch: which stretch of its series to read next, a tracker per series (label
+set, bounded), the capacity-forecast alarms, and the state rows to save. No I/O."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from vigil.analysis.forecast import CapacityForecast
+from vigil.detection.alarms import EventContext, forecast_event, metric_event, series_fingerprint
+from vigil.detection.series import GateMiss, SeriesTracker, gates_for
+from vigil.detection.state import StateRow
+from vigil.events import Event
+from vigil.platform.detection_settings import DetectionSettings, MetricWatch
+from vigil.telemetry.prometheus import PromSeries
+
+__all__ = ["MetricWatcher", "ReadWindow", "SeriesMiss"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadWindow:
+    """The grid to read next: first and last evaluation time, and the step."""
+
+    start: datetime
+    end: datetime
+    step: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesMiss:
+    """A series whose anomaly a gate held back (the reasons say which)."""
+
+    watch: str
+    labels: dict[str, str]
+    miss: GateMiss
+
+
+@dataclass
+class _Tracked:
+    labels: dict[str, str]
+    tracker: SeriesTracker
+
+
+@dataclass
+class MetricWatcher:
+    """State of one :class:`MetricWatch` between passes."""
+
+    watch: MetricWatch
+    settings: DetectionSettings
+    series: dict[str, _Tracked] = field(default_factory=dict)
+    cursor: float | None = None  # last evaluation time read, unix seconds
+    forecast_at: float | None = None
+    forecasting: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> labels
+    dirty: set[str] = field(default_factory=set)
+    skipped: int = 0  # series beyond max_series in the last read
+
+    def window(self, now: datetime) -> ReadWindow | None:
+        """The evaluation grid after the cursor up to `now` (less the query delay)."""
+        step = self.watch.step_seconds
+        last = math.floor((now.timestamp() - self.settings.query_delay_seconds) / step)
+        if self.cursor is None:
+            first = last - math.floor(self.settings.initial_lookback_seconds / step)
+        else:
+            first = round(self.cursor / step) + 1
+        if first > last:
+            return None
+        return ReadWindow(_at(first * step), _at(last * step), timedelta(seconds=step))
+
+    def take(self, found: list[PromSeries], window: ReadWindow, ctx: EventContext) -> list[Event]:
+        """Feed every series' points to its tracker; the events of what changed."""
+        gates = gates_for(self.watch.gates, self.watch.slo_relevant)
+        events: list[Event] = []
+        self.skipped = 0
+        for known in self.series.values():
+            known.tracker.misses = []
+        for one in found:
+            tracked = self._tracked(one.labels)
+            if tracked is None:
+                self.skipped += 1
+                continue
+            findings = tracked.tracker.feed(one.points, gates, self.watch.gates.recover_points)
+            events.extend(metric_event(self.watch, one.labels, f, ctx) for f in findings)
+            self.dirty.add(self._key("metric", one.labels))
+        self.cursor = window.end.timestamp()
+        self.dirty.add(self._cursor_key())
+        if self.skipped:
+            log.warning(
+                "watch %s: %d series beyond max_series=%d ignored",
+                self.watch.name, self.skipped, self.watch.max_series,
+            )  # fmt: skip
+        return events
+
+    def misses(self) -> list[SeriesMiss]:
+        """The gate refusals of the last read."""
+        return [
+            SeriesMiss(self.watch.name, t.labels, miss)
+            for t in self.series.values()
+            for miss in t.tracker.misses
+        ]
+
+    def _tracked(self, labels: dict[str, str]) -> _Tracked | None:
+        key = self._key("metric", labels)
+        tracked = self.series.get(key)
+        if tracked is None:
+            if len(self.series) >= self.watch.max_series:
+                return None
+            tracked = self.series[key] = _Tracked(labels, SeriesTracker.new())
+        return tracked
+
+    def forecast_window(self, now: datetime) -> ReadWindow | None:
+        """The history to forecast from, when a forecast is due (or None)."""
+        if self.watch.capacity_threshold is None:
+            return None
+        due = self.forecast_at is None
+        due = (
+            due
+            or now.timestamp() - (self.forecast_at or 0) >= self.settings.forecast_interval_seconds
+        )
+        if not due:
+            return None
+        history = self.settings.forecast_history_seconds
+        step = max(self.watch.step_seconds, history / 10_000)
+        return ReadWindow(now - timedelta(seconds=history), now, timedelta(seconds=step))
+
+    def take_forecasts(
+        self, forecasts: list[tuple[dict[str, str], CapacityForecast]], ctx: EventContext
+    ) -> list[Event]:
+        """Warnings that started, and all-clears of warnings that ended."""
+        self.forecast_at = ctx.now.timestamp()
+        self.dirty.add(self._cursor_key())
+        events: list[Event] = []
+        for labels, forecast in forecasts:
+            key = self._key("forecast", labels)
+            if forecast.warning and key not in self.forecasting:
+                self.forecasting[key] = labels
+                events.append(forecast_event(self.watch, labels, forecast, ctx))
+            elif not forecast.warning and key in self.forecasting:
+                del self.forecasting[key]
+                events.append(forecast_event(self.watch, labels, forecast, ctx))
+        return events
+
+    def _key(self, kind: str, labels: dict[str, str]) -> str:
+        return f"{kind}:{self.watch.name}:{series_fingerprint(kind, self.watch.name, labels)}"
+
+    def _cursor_key(self) -> str:
+        return f"cursor:metric:{self.watch.name}"
+
+    def rows(self) -> list[StateRow]:
+        """The state rows changed since the last call (then forgets they changed)."""
+        rows: list[StateRow] = []
+        for key in sorted(self.dirty):
+            if key == self._cursor_key():
+                state = {
+                    "cursor": self.cursor,
+                    "forecast_at": self.forecast_at,
+                    "forecasting": self.forecasting,
+                }
+                rows.append(StateRow(key, "cursor", self.watch.name, {}, state))
+            elif (tracked := self.series.get(key)) is not None:
+                state = tracked.tracker.state()
+                rows.append(StateRow(key, "metric", self.watch.name, tracked.labels, state))
+        self.dirty.clear()
+        return rows
+
+    def restore(self, rows: dict[str, StateRow]) -> None:
+        """Continue from saved rows of this watch."""
+        saved = rows.get(self._cursor_key())
+        if saved is not None:
+            self.cursor = saved.state.get("cursor")
+            self.forecast_at = saved.state.get("forecast_at")
+            self.forecasting = dict(saved.state.get("forecasting") or {})
+        for row in rows.values():
+            mine = row.kind == "metric" and row.watch == self.watch.name
+            if mine and len(self.series) < self.watch.max_series:
+                tracker = SeriesTracker.from_state(row.state)
+                self.series[row.key] = _Tracked(dict(row.labels), tracker)
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)

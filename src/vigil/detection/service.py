@@ -1,0 +1,228 @@
+"""The detection service: each pass reads every watched series and log since the last
+pass, runs the detectors, sends what they found through the pipeline as Events and saves
+the detectors' state; `run` repeats that on the schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from vigil.analysis.forecast import CapacityForecast
+from vigil.detection.alarms import EventContext
+from vigil.detection.forecasting import CapacityForecaster
+from vigil.detection.log_watch import LogWatcher
+from vigil.detection.metric_watch import MetricWatcher, SeriesMiss
+from vigil.detection.state import StateRow, load_states, save_states
+from vigil.events import Event
+from vigil.platform.clock import Clock
+from vigil.platform.db import Database
+from vigil.platform.detection_settings import DetectionSettings
+from vigil.platform.settings import Settings
+from vigil.telemetry.logfiles import tail_file
+from vigil.telemetry.loki import LokiClient
+from vigil.telemetry.prometheus import PrometheusClient
+
+__all__ = ["DetectionService", "EventSink", "PassReport", "TelemetryClients"]
+
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    """Where found events go: the pipeline's processor (validate ... correlate, commit).
+    Must be idempotent on `ingest_id`, so a pass repeated after a crash adds nothing."""
+
+    async def process_events(self, events: list[Event]) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryClients:
+    """The stores the watches read (either may be absent when no watch needs it)."""
+
+    prometheus: PrometheusClient | None = None
+    loki: LokiClient | None = None
+
+    async def aclose(self) -> None:
+        for client in (self.prometheus, self.loki):
+            if client is not None:
+                await client.aclose()
+
+
+@dataclass
+class PassReport:
+    """What one pass did: events sent, reads that failed (with the exact query), anomalies
+    a gate held back, and why forecasting was skipped if it was."""
+
+    at: datetime
+    events: list[Event] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    held_back: list[SeriesMiss] = field(default_factory=list)
+    forecast_skipped: str | None = None
+
+
+class DetectionService:
+    """Runs the configured watches; one instance per process (it keeps state in memory
+    between passes and saves it after each)."""
+
+    def __init__(
+        self,
+        settings: DetectionSettings,
+        *,
+        db: Database,
+        clock: Clock,
+        sink: EventSink,
+        clients: TelemetryClients,
+    ) -> None:
+        self.settings = settings
+        self.tenant_id = settings.tenant or "default"
+        self._db, self._clock, self._sink, self._clients = db, clock, sink, clients
+        self._metrics = [MetricWatcher(w, settings) for w in settings.metrics]
+        self._logs = [LogWatcher(w, settings) for w in settings.logs]
+        self._forecaster = CapacityForecaster()
+        self._loaded = False
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, db: Database, clock: Clock, sink: EventSink
+    ) -> DetectionService | None:
+        """The service for `settings.detection` with its HTTP clients (tenant: the default
+        one unless it names its own), or None when nothing is watched."""
+        detection = settings.detection
+        if not detection.enabled:
+            return None
+        timeout = detection.timeout_seconds
+        prometheus, loki = detection.prometheus_url, detection.loki_url
+        clients = TelemetryClients(
+            PrometheusClient(prometheus, timeout=timeout) if prometheus else None,
+            LokiClient(loki, timeout=timeout) if loki else None,
+        )
+        tenant = detection.tenant or settings.default_tenant
+        resolved = detection.model_copy(update={"tenant": tenant})
+        return cls(resolved, db=db, clock=clock, sink=sink, clients=clients)
+
+    async def aclose(self) -> None:
+        await self._clients.aclose()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """A pass every `interval_seconds` until `stop` is set; a failed pass is logged
+        and the next one tried (the state of the last good pass is kept)."""
+        while not stop.is_set():
+            try:
+                report = await self.run_once(self._clock.now())
+                for failure in report.failures:
+                    log.warning("detection read failed: %s", failure)
+            except Exception:
+                log.exception("detection pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.interval_seconds)
+
+    async def run_once(self, now: datetime) -> PassReport:
+        """One pass at `now`: read, detect, send the events, save the state."""
+        async with self._lock:
+            if not self._loaded:
+                await self._load()
+            report = PassReport(at=now)
+            ctx = EventContext(self.tenant_id, now)
+            for watcher in self._metrics:
+                report.events.extend(await self._metric_pass(watcher, ctx, report))
+                report.events.extend(await self._forecast_pass(watcher, ctx, report))
+            for log_watcher in self._logs:
+                report.events.extend(await self._log_pass(log_watcher, ctx, report))
+            report.forecast_skipped = self._forecaster.unavailable
+            try:
+                if report.events:
+                    await self._sink.process_events(report.events)
+                await self._save(now)
+            except BaseException:
+                # Forget this pass: the next one reloads the saved state, reads the same
+                # stretch again and finds the same events (same ingest ids).
+                self._reset()
+                raise
+            return report
+
+    def _reset(self) -> None:
+        self._metrics = [MetricWatcher(w, self.settings) for w in self.settings.metrics]
+        self._logs = [LogWatcher(w, self.settings) for w in self.settings.logs]
+        self._loaded = False
+
+    async def _load(self) -> None:
+        async with self._db.session() as session:
+            rows = await load_states(session, self.tenant_id)
+        for watcher in self._metrics:
+            watcher.restore(rows)
+        for log_watcher in self._logs:
+            log_watcher.restore(rows)
+        self._loaded = True
+
+    async def _save(self, now: datetime) -> None:
+        rows: list[StateRow] = [row for w in self._metrics for row in w.rows()]
+        rows.extend(w.row() for w in self._logs)
+        async with self._db.writing() as session:
+            await save_states(session, self.tenant_id, rows, now)
+            await session.commit()
+
+    async def _metric_pass(
+        self, watcher: MetricWatcher, ctx: EventContext, report: PassReport
+    ) -> list[Event]:
+        window = watcher.window(ctx.now)
+        prometheus = self._clients.prometheus
+        if window is None or prometheus is None:
+            return []
+        query = watcher.watch.query
+        result = await prometheus.query_range(query, window.start, window.end, window.step)
+        if result.failure is not None:
+            report.failures.append(result.failure.message())
+            return []
+        events = watcher.take(result.series, window, ctx)
+        report.held_back.extend(watcher.misses())
+        return events
+
+    async def _forecast_pass(
+        self, watcher: MetricWatcher, ctx: EventContext, report: PassReport
+    ) -> list[Event]:
+        window = watcher.forecast_window(ctx.now)
+        prometheus = self._clients.prometheus
+        if window is None or prometheus is None or self._forecaster.unavailable:
+            return []
+        query = watcher.watch.query
+        result = await prometheus.query_range(query, window.start, window.end, window.step)
+        if result.failure is not None:
+            report.failures.append(result.failure.message())
+            return []
+        forecasts: list[tuple[dict[str, str], CapacityForecast]] = []
+        for series in result.series[: watcher.watch.max_series]:
+            series_id = f"{watcher.watch.name}{series.labels}"
+            found = await self._forecaster.forecast(series_id, series.points, watcher.watch)
+            if found is not None:
+                forecasts.append((series.labels, found))
+        return watcher.take_forecasts(forecasts, ctx)
+
+    async def _log_pass(
+        self, watcher: LogWatcher, ctx: EventContext, report: PassReport
+    ) -> list[Event]:
+        path, selector = watcher.watch.path, watcher.watch.loki_selector
+        if path is not None:
+            chunk = await asyncio.to_thread(tail_file, path, watcher.file_cursor)
+            if chunk.failure is not None:
+                report.failures.append(chunk.failure)
+                return []
+            watcher.file_cursor = chunk.cursor
+            return watcher.take(chunk.lines, ctx)
+        loki = self._clients.loki
+        if selector is None or loki is None:
+            return []
+        start, end = watcher.loki_window(ctx.now)
+        result = await loki.query_range(selector, start, end)
+        if result.failure is not None:
+            report.failures.append(result.failure.message())
+        watcher.loki_start_ns = result.next_start_ns
+        return watcher.take(result.lines, ctx)
+
+    def watch_names(self) -> Sequence[str]:
+        """The configured watches, for status output."""
+        return [w.watch.name for w in self._metrics] + [w.watch.key for w in self._logs]

@@ -1,0 +1,140 @@
+"""CLI for detection: `vigil anomalies` (what the detectors raised) and `vigil detect`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from vigil.detection import Anomaly, PassReport, list_anomalies, parse_window
+from vigil.detection.metric_watch import SeriesMiss
+from vigil.interfaces.cli import State
+from vigil.interfaces.runtime import Runtime
+
+__all__ = ["register"]
+
+console = Console()
+_SHOWN = 10  # held-back points printed per pass (all of them with --json)
+
+
+def _anomaly_table(found: list[Anomaly]) -> Table:
+    table = Table("last seen", "detector", "sev", "status", "service", "title", "n", "id")
+    for a in found:
+        table.add_row(
+            a.last_seen.strftime("%m-%d %H:%M:%S"), a.detector, a.severity, a.status,
+            a.service or "-", escape(a.title[:90]), str(a.occurrences), a.id,
+        )  # fmt: skip
+    return table
+
+
+def _miss(miss: SeriesMiss) -> dict[str, Any]:
+    return {
+        "watch": miss.watch,
+        "series": miss.labels,
+        "score": miss.miss.score,
+        "reasons": miss.miss.reasons,
+    }
+
+
+def _print_report(report: PassReport, as_json: bool) -> None:
+    if as_json:
+        body = {
+            "at": report.at.isoformat(),
+            "events": [e.model_dump(mode="json") for e in report.events],
+            "failures": report.failures,
+            "held_back": [_miss(m) for m in report.held_back],
+            "forecast_skipped": report.forecast_skipped,
+        }
+        print(json.dumps(body, indent=2))
+        return
+    console.print(
+        f"detection pass at {report.at:%Y-%m-%d %H:%M:%S}Z: {len(report.events)} event(s)"
+    )
+    for event in report.events:
+        mark = "[red]raised[/]" if event.status.value == "firing" else "[green]resolved[/]"
+        console.print(f"  {mark} {event.severity.value:8} {escape(event.title)}")
+    for miss in report.held_back[:_SHOWN]:
+        reasons = "; ".join(miss.miss.reasons)
+        console.print(f"  [yellow]held back[/] {miss.watch} {miss.labels}: {escape(reasons)}")
+    if len(report.held_back) > _SHOWN:
+        console.print(f"  ... and {len(report.held_back) - _SHOWN} more held back (--json)")
+    for failure in report.failures:
+        console.print(f"  [red]read failed[/] {escape(failure)}")
+    if report.forecast_skipped:
+        console.print(f"  [yellow]forecasting skipped[/]: {escape(report.forecast_skipped)}")
+
+
+async def _detect(runtime: Runtime, once: bool, as_json: bool) -> int:
+    detection = runtime.detection
+    assert detection is not None
+    await runtime.start(background=False)
+    try:
+        while True:
+            report = await detection.run_once(runtime.clock.now())
+            _print_report(report, as_json)
+            if once:
+                return 1 if report.failures else 0
+            await asyncio.sleep(detection.settings.interval_seconds)
+    finally:
+        await runtime.stop()
+
+
+def anomalies(
+    ctx: typer.Context,
+    service: Annotated[str | None, typer.Option()] = None,
+    window: Annotated[str, typer.Option(help="How far back: 15m, 1h, 2d")] = "1h",
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What the detectors raised within the window, most recently seen first."""
+    try:
+        span = parse_window(window)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--window") from None
+    state: State = ctx.obj
+
+    async def body() -> list[Anomaly]:
+        runtime = state.runtime()
+        await runtime.start(background=False)
+        try:
+            since = runtime.clock.now() - span
+            tenant = runtime.settings.default_tenant
+            async with runtime.db.session() as session:
+                return await list_anomalies(session, tenant, since, service=service, limit=limit)
+        finally:
+            await runtime.stop()
+
+    found = asyncio.run(body())
+    if as_json:
+        print(json.dumps([a.model_dump(mode="json") for a in found], indent=2))
+        return
+    console.print(_anomaly_table(found))
+
+
+def detect(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run the detectors on the configured Prometheus (and logs): one pass with
+    --once, else a pass every `detection.interval_seconds` until interrupted."""
+    state: State = ctx.obj
+    runtime = state.runtime()
+    if runtime.detection is None:
+        console.print("nothing to watch: configure detection.metrics or detection.logs")
+        raise typer.Exit(2)
+    try:
+        code = asyncio.run(_detect(runtime, once, as_json))
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("anomalies")(anomalies)
+    app.command("detect")(detect)

@@ -1,0 +1,217 @@
+"""DetectionService on the test database against a loopback Prometheus API: passes read
+each series since the last one, raise and resolve through the pipeline, save state a
+restarted service continues from, and report failed reads with the exact query."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import T0, DbTarget, MakeRuntime
+from tests.detection.signals import ANOMALY_AT, noisy_series
+from vigil.detection import DetectionService, PassReport
+from vigil.detection.tables import detector_states
+from vigil.events import Event
+from vigil.incidents.read import list_summaries
+from vigil.incidents.repository import IncidentQuery
+from vigil.interfaces.runtime import Runtime
+from vigil.pipeline.repository import EventQuery, list_events
+from vigil.platform import load_settings
+from vigil.testing.clock import FakeClock
+from vigil.testing.promstack import eventually
+from vigil.testing.telemetry_server import FakeTelemetryServer
+from vigil.wiring import build_runtime
+
+STEP = 10.0
+START = T0 - timedelta(hours=2)  # first sample
+POINTS = 300
+
+
+@pytest.fixture
+def prometheus() -> Iterator[FakeTelemetryServer]:
+    with FakeTelemetryServer() as server:
+        for service, kind in (("checkout", "spike"), ("search", "clean")):
+            values = noisy_series(kind, POINTS)
+            points = [(START.timestamp() + STEP * k, v) for k, v in enumerate(values)]
+            server.add_samples("shop_latency_ms", {"service": service}, points)
+        yield server
+
+
+def _settings(url: str, lookback: float = 600) -> dict[str, Any]:
+    watch = {
+        "name": "latency", "query": "shop_latency_ms", "step_seconds": STEP,
+        "slo_relevant": True, "gates": {"min_history": 120, "threshold": 0.8},
+    }  # fmt: skip
+    return {"prometheus_url": url, "metrics": [watch], "initial_lookback_seconds": lookback}
+
+
+def _at(k: int) -> datetime:
+    return START + timedelta(seconds=STEP * k)
+
+
+async def _passes(runtime: Runtime, clock: FakeClock, until: int) -> list[PassReport]:
+    """Passes every 7 points of series time from point 60 to `until`."""
+    detection = runtime.detection
+    assert detection is not None
+    reports = []
+    for k in range(60, until, 7):
+        clock.set(_at(k))
+        reports.append(await detection.run_once(clock.now()))
+    return reports
+
+
+def _events(reports: list[PassReport]) -> list[Event]:
+    return [e for r in reports for e in r.events]
+
+
+async def test_passes_raise_and_resolve_through_the_pipeline(
+    make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    clock.set(_at(60))
+    runtime = await make_runtime(detection=_settings(prometheus.url))
+    reports = await _passes(runtime, clock, POINTS)
+    assert all(not r.failures for r in reports)
+    raised, resolved = _events(reports)
+    assert (raised.service, raised.status.value, raised.ts) == (
+        "checkout",
+        "firing",
+        _at(ANOMALY_AT),
+    )
+    assert (resolved.service, resolved.status.value) == ("checkout", "resolved")
+    assert resolved.ts - raised.ts <= timedelta(seconds=STEP * 12)
+    # Reads continue where the last one stopped: no point is read twice.
+    ranges = [p for path, p in prometheus.requests if path == "/api/v1/query_range"]
+    for before, after in itertools.pairwise(ranges):
+        assert float(after["start"]) == pytest.approx(float(before["end"]) + STEP)
+
+    async with runtime.db.session() as session:
+        (stored,) = await list_events(session, EventQuery(tenant_id="default"))
+        saved = (await session.execute(sa.select(detector_states.c.kind))).scalars().all()
+    assert (stored.service, stored.status, stored.occurrences) == ("checkout", "resolved", 2)
+    assert stored.raw["detector"] == "metric_anomaly"
+    assert sorted(saved) == ["cursor", "metric", "metric"]
+    # Like any alert, it was correlated: one incident on checkout, resolved with it.
+    async with runtime.db.session() as session:
+        (incident,) = await list_summaries(session, IncidentQuery(tenant_id="default"))
+    assert (incident.services, incident.state.value) == (["checkout"], "resolved")
+
+
+async def test_a_restarted_service_continues_from_the_saved_state(
+    make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    clock.set(_at(60))
+    first = await make_runtime(detection=_settings(prometheus.url))
+    before = _events(await _passes(first, clock, ANOMALY_AT - 5))
+    assert before == []
+    second = await make_runtime(detection=_settings(prometheus.url))
+    assert second.detection is not None
+    after: list[Event] = []
+    for k in range(ANOMALY_AT - 5, POINTS, 7):
+        clock.set(_at(k))
+        after.extend((await second.detection.run_once(clock.now())).events)
+    assert [(e.status.value, e.ts) for e in after][:1] == [("firing", _at(ANOMALY_AT))]
+    assert [e.status.value for e in after] == ["firing", "resolved"]
+
+
+async def test_failed_read_is_reported_and_caught_up_later(
+    make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    clock.set(_at(150))
+    runtime = await make_runtime(detection=_settings(prometheus.url, lookback=3600))
+    detection = runtime.detection
+    assert isinstance(detection, DetectionService)
+    assert (await detection.run_once(clock.now())).events == []
+    clock.set(_at(180))
+    prometheus.fail_next(503, '{"status":"error","errorType":"unavailable","error":"tsdb busy"}')
+    (failure,) = (await detection.run_once(clock.now())).failures
+    assert failure.startswith("upstream_error: 'shop_latency_ms' over ")
+    assert "upstream 503: unavailable: tsdb busy" in failure
+    clock.set(_at(ANOMALY_AT + 20))
+    report = await detection.run_once(clock.now())
+    assert report.failures == []
+    assert [e.status.value for e in report.events] == ["firing", "resolved"]
+
+
+async def test_no_watches_no_service(make_runtime: MakeRuntime) -> None:
+    runtime = await make_runtime()
+    assert runtime.detection is None
+
+
+async def test_runtime_runs_the_schedule_in_the_background(
+    database: DbTarget, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    clock.set(_at(POINTS))
+    settings = load_settings(**database.overrides(), detection=_settings(prometheus.url))
+    runtime = build_runtime(settings, clock=clock)
+    await runtime.start()
+    try:
+
+        async def saved() -> list[str] | None:
+            async with runtime.db.session() as session:
+                query = sa.select(detector_states.c.kind)
+                kinds = list((await session.execute(query)).scalars())
+            return kinds or None
+
+        assert "cursor" in await eventually(saved, "a detection pass", within=20)
+    finally:
+        await runtime.stop()
+
+
+async def test_capacity_forecast_warns_before_the_disk_fills(
+    make_runtime: MakeRuntime, clock: FakeClock
+) -> None:
+    pytest.importorskip("statsforecast")
+    end = T0.timestamp()
+    points = [
+        (end - 300 * (143 - i), 40.0 + 0.32 * i + (0.4 if i % 2 else -0.4)) for i in range(144)
+    ]
+    watch = {
+        "name": "disk", "query": "disk_used_percent", "step_seconds": 300,
+        "capacity_threshold": 90.0, "service": "db",
+    }  # fmt: skip
+    with FakeTelemetryServer() as server:
+        server.add_samples("disk_used_percent", {"instance": "db-1"}, points)
+        detection = {"prometheus_url": server.url, "metrics": [watch]}
+        runtime = await make_runtime(detection=detection)
+        assert runtime.detection is not None
+        report = await runtime.detection.run_once(clock.now())
+        again = await runtime.detection.run_once(clock.now() + timedelta(minutes=1))
+    assert report.forecast_skipped is None
+    (warning,) = [e for e in report.events if e.raw["detector"] == "capacity_forecast"]
+    assert warning.entity.service == "db"
+    assert warning.title.startswith("disk on db: forecast above 90 by ")
+    assert warning.raw["crossing_at"] > warning.raw["as_of"]
+    assert again.events == []  # not due again for forecast_interval_seconds
+
+
+async def test_log_file_watch_reads_from_its_offset(
+    make_runtime: MakeRuntime, clock: FakeClock, tmp_path: Path
+) -> None:
+    log = tmp_path / "checkout.log"
+    lines = [
+        f"{(T0 - timedelta(minutes=20) + timedelta(seconds=15 * i)).isoformat()} GET /cart 200"
+        for i in range(80)
+    ]
+    log.write_text("\n".join(lines) + "\n")
+    runtime = await make_runtime(detection={"logs": [{"service": "checkout", "path": str(log)}]})
+    detection = runtime.detection
+    assert detection is not None
+    assert (await detection.run_once(clock.now())).events == []
+    with log.open("a") as handle:
+        for i in range(12):
+            handle.write(f"{T0.isoformat()} ERROR payment gateway timeout order={i}\n")
+    clock.advance(timedelta(seconds=30))
+    (raised,) = (await detection.run_once(clock.now())).events
+    assert raised.raw["detector"] == "log_pattern"
+    assert raised.raw["kind"] == "new_template"
+    assert raised.entity.service == "checkout"
+    log.unlink()
+    clock.advance(timedelta(seconds=30))
+    (failure,) = (await detection.run_once(clock.now())).failures
+    assert "checkout.log" in failure

@@ -1,0 +1,65 @@
+"""Tailing a log file from a saved offset: complete lines only, rotation, truncation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vigil.telemetry.logfiles import FileCursor, leading_time, tail_file
+
+
+def test_reads_complete_lines_from_the_offset(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("2026-11-21T12:00:00Z one\nplain two\nhalf")
+    first = tail_file(log, FileCursor())
+    assert [(x.ts, x.line) for x in first.lines] == [
+        (datetime(2026, 11, 21, 12, tzinfo=UTC), "2026-11-21T12:00:00Z one"),
+        (None, "plain two"),
+    ]
+    assert not first.restarted
+    with log.open("a") as handle:
+        handle.write(" done\nthree\n")
+    second = tail_file(log, first.cursor)
+    assert [x.line for x in second.lines] == ["half done", "three"]
+    assert tail_file(log, second.cursor).lines == []
+
+
+def test_truncation_and_rotation_restart_from_the_top(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("a\nb\nc\n")
+    cursor = tail_file(log, FileCursor()).cursor
+    log.write_text("d\n")  # truncated in place
+    truncated = tail_file(log, cursor)
+    assert truncated.restarted
+    assert [x.line for x in truncated.lines] == ["d"]
+    log.rename(tmp_path / "app.log.1")
+    log.write_text("e\n")  # rotated: a new file under the old name
+    rotated = tail_file(log, truncated.cursor)
+    assert rotated.restarted
+    assert [x.line for x in rotated.lines] == ["e"]
+
+
+def test_missing_file_is_a_failure_not_an_exception(tmp_path: Path) -> None:
+    chunk = tail_file(tmp_path / "nope.log", FileCursor(5, 10))
+    assert chunk.failure is not None
+    assert "nope.log" in chunk.failure
+    assert chunk.cursor == FileCursor(5, 10)
+
+
+def test_overlong_line_is_taken_in_pieces(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("x" * 50)
+    chunk = tail_file(log, FileCursor(), max_bytes=20)
+    assert [x.line for x in chunk.lines] == ["x" * 20]
+    assert chunk.cursor.offset == 20
+
+
+def test_leading_time_formats() -> None:
+    assert leading_time("2026-11-21 12:00:00,123 INFO x") == datetime(
+        2026, 11, 21, 12, 0, 0, 123000, tzinfo=UTC
+    )
+    assert leading_time("[2026-11-21T13:00:00.123456789+01:00] x") == datetime(
+        2026, 11, 21, 12, 0, 0, 123456, tzinfo=UTC
+    )
+    assert leading_time("INFO 2026-11-21T12:00:00Z") is None
+    assert leading_time("2026-13-45T12:00:00Z bad month") is None
