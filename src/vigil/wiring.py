@@ -27,6 +27,7 @@ from vigil.pipeline.classify import ClassifyStage
 from vigil.pipeline.dedup import DedupStage
 from vigil.pipeline.enrich import EnrichStage
 from vigil.pipeline.intake import IntakeSink
+from vigil.pipeline.ordering import StreamOrder
 from vigil.pipeline.silence import SilenceStage
 from vigil.pipeline.store import StoreStage
 from vigil.pipeline.validate import ValidateStage
@@ -69,9 +70,12 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     db = Database(settings.database_url, schema=settings.database_schema)
     sources = load_sources()
     sequence = build_sequence(settings, load_catalog(settings.catalog_path), ids)
-    processor = Processor(
-        db, sources, sequence, clock, ids, metrics, batch_size=settings.processor_batch_size
-    )
+    order = None
+    if settings.bus_url:
+        gap = timedelta(seconds=settings.bus_gap_seconds)
+        order = StreamOrder(settings.bus_stream, clock, gap=gap)
+    batch = settings.processor_batch_size
+    processor = Processor(db, sources, sequence, clock, ids, metrics, batch, order)
     writer = IntakeWriter(db, ids, on_stored=processor.notify)
     bus = None
     sink: IntakeSink = writer

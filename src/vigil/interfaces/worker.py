@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 
 from vigil.interfaces.runtime import Runtime
@@ -16,16 +17,21 @@ WORKER_GROUP = "vigil-workers"
 
 async def run_worker(runtime: Runtime, stop: asyncio.Event | None = None, batch: int = 200) -> None:
     """Until `stop` is set (or SIGINT/SIGTERM): batches from the bus are written to the
-    intake table and acknowledged after the commit; this process's processor runs the
-    pipeline on whatever is pending (with other workers, on Postgres, rows are claimed
-    with SKIP LOCKED and incidents correlated under a per-tenant lock)."""
+    intake table with their stream sequences and acknowledged after the commit; the
+    processors of all workers take turns (one at a time, by the cursor row's lock) to run
+    the pipeline on what is stored, in the stream's order."""
     if runtime.bus is None:
         raise ValueError("vigil worker needs a bus: set VIGIL_BUS_URL=nats://host:4222")
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runtime.bus.consume(IntakeConsumer(runtime.writer).handler, durable=WORKER_GROUP, batch=batch)
+    order = runtime.processor.order
+    if order is None:  # wiring gives a bus-configured processor its stream order
+        raise ValueError("vigil worker needs the processor to follow the bus stream's order")
+    wake = functools.partial(runtime.processor.notify, [])
+    consumer = IntakeConsumer(runtime.writer, runtime.db, order, on_recorded=wake)
+    runtime.bus.consume(consumer.handler, durable=WORKER_GROUP, batch=batch)
     await runtime.start(background=True)
     try:
         await stop.wait()

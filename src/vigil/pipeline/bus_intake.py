@@ -4,7 +4,8 @@ With a bus configured, the webhook's 2xx means the request is in JetStream (repl
 storage of the broker), not yet in the database. A worker takes a batch, writes the
 requests to `intake` exactly like the embedded edge does (an already stored request key
 is left alone, so a redelivered message is harmless) and acknowledges the batch after
-that commit; its processor then runs the pipeline on them.
+that commit and after recording each request's stream sequence; processing then takes
+them in that order (`vigil.pipeline.ordering`), whichever worker stored them.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 import orjson
 
 from vigil.events import Event
-from vigil.pipeline.intake import IntakeRequest, IntakeWriter, StoredIntake
-from vigil.platform.bus import BatchHandler
+from vigil.pipeline.intake import IntakeRequest, IntakeSink, StoredIntake
+from vigil.pipeline.ordering import StreamOrder
+from vigil.platform.bus import BatchHandler, BusMessage
+from vigil.platform.db import Database
 from vigil.platform.ids import IdFactory
 
 __all__ = ["BusIntakeSink", "IntakeConsumer", "decode_request", "encode_request"]
@@ -76,22 +80,37 @@ class BusIntakeSink:
 
 
 class IntakeConsumer:
-    """A worker's handler: store a batch of requests (one group commit), then ack."""
+    """A worker's handler: store a batch of requests (one group commit), record their
+    stream sequences for ordered processing, then ack (by returning)."""
 
-    def __init__(self, writer: IntakeWriter) -> None:
-        self._writer = writer
+    def __init__(
+        self,
+        writer: IntakeSink,
+        db: Database,
+        order: StreamOrder,
+        on_recorded: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._writer, self._db, self._order = writer, db, order
+        self._on_recorded = on_recorded
 
     @property
     def handler(self) -> BatchHandler:
         return self._handle
 
-    async def _handle(self, messages: list[bytes]) -> None:
-        requests = []
+    async def _handle(self, messages: list[BusMessage]) -> None:
+        requests, unreadable = [], []
         for message in messages:
             try:
-                requests.append(decode_request(message))
+                requests.append((message.seq, decode_request(message.data)))
             except (ValueError, KeyError, TypeError):
                 # Only Vigil publishes here; a message it cannot read is logged whole
-                # rather than redelivered forever.
-                log.error("unreadable intake message dropped: %r", message[:2000])
-        await asyncio.gather(*(self._writer.submit(r, None) for r in requests))
+                # rather than redelivered forever (its sequence is recorded as empty).
+                log.error("unreadable intake message dropped: %r", message.data[:2000])
+                unreadable.append(message.seq)
+        stored = await asyncio.gather(*(self._writer.submit(r, None) for _, r in requests))
+        sequenced: list[tuple[int, str | None]] = [(seq, None) for seq in unreadable]
+        sequenced += [(seq, s.id) for (seq, _), s in zip(requests, stored, strict=True)]
+        async with self._db.writing() as session:
+            await self._order.record(session, sequenced)
+            await session.commit()
+        self._on_recorded()

@@ -18,6 +18,7 @@ from vigil.events import Event
 from vigil.pipeline.base import Item, StageContext, StageFailure
 from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters
 from vigil.pipeline.intake import StoredIntake
+from vigil.pipeline.ordering import StreamOrder
 from vigil.pipeline.sequence import Outcome, Sequence
 from vigil.pipeline.tables import intake
 from vigil.platform.clock import Clock
@@ -54,7 +55,10 @@ def _retryable(exc: BaseException) -> bool:
 class Processor:
     """Takes pending intake rows oldest first, runs the sequence and marks them done, all in
     one transaction per batch. A batch that fails for a non-transient reason is split
-    until the poison request is alone; that one is dead-lettered."""
+    until the poison request is alone; that one is dead-lettered.
+
+    With an `order` (workers on a bus), "oldest first" is the stream's order instead of
+    the intake id's, one processor at a time (see `vigil.pipeline.ordering`)."""
 
     def __init__(  # noqa: PLR0913 - wired once in wiring.py
         self,
@@ -65,8 +69,10 @@ class Processor:
         ids: IdFactory,
         metrics: Metrics,
         batch_size: int = 400,
+        order: StreamOrder | None = None,
     ) -> None:
         self._db, self._sources, self._sequence = db, sources, sequence
+        self._order = order
         self._clock, self._ids, self._metrics = clock, ids, metrics
         self._batch_size = batch_size
         self._claim_size = batch_size
@@ -74,6 +80,10 @@ class Processor:
         self._wake = asyncio.Event()
         self._stats_checked: datetime | None = None
         self._analyzing: asyncio.Task[None] | None = None
+
+    @property
+    def order(self) -> StreamOrder | None:
+        return self._order
 
     def notify(self, stored: list[StoredIntake]) -> None:
         """Called by the intake writer after a commit: remember the parse, wake up."""
@@ -161,11 +171,17 @@ class Processor:
         started, limit = self._clock.now(), 1 if only else self._claim_size
         try:
             async with self._db.writing() as session:
-                rows = await _claim(session, limit, only)
+                if self._order is not None and only is None:
+                    stream = await self._order.claim(session, limit)
+                    rows = await _pending(session, stream.intake_ids)
+                else:
+                    stream, rows = None, await _claim(session, limit, only)
                 claimed = [row["id"] for row in rows]
-                if not rows:
+                if not rows and not (stream and stream.sequences):
                     return 0
                 outcome, letters = await self._run(session, rows)
+                if self._order is not None and stream is not None:
+                    await self._order.advance(session, stream)
                 await session.commit()
         except Exception as exc:
             if _retryable(exc) or not claimed:
@@ -180,7 +196,7 @@ class Processor:
         self._account(rows, outcome, letters)
         if only is None:
             self._resize(full=len(rows) == limit, took=self._clock.now() - started)
-        return len(rows)
+        return max(len(rows), stream.sequences if stream else 0)
 
     def _resize(self, *, full: bool, took: timedelta) -> None:
         """A full claim means a backlog: on Postgres, claim twice as many next time, as
@@ -289,6 +305,15 @@ async def _claim(session: AsyncSession, limit: int, only: str | None) -> list[di
         query = query.where(intake.c.id == only)
     query = query.order_by(intake.c.id).limit(limit).with_for_update(skip_locked=True)
     return [dict(row) for row in (await session.execute(query)).mappings()]
+
+
+async def _pending(session: AsyncSession, ids: list[str]) -> list[dict[str, Any]]:
+    """The still pending ones of `ids`, in that order."""
+    if not ids:
+        return []
+    query = sa.select(intake).where(intake.c.id.in_(ids), intake.c.state == "pending")
+    found = {row["id"]: dict(row) for row in (await session.execute(query)).mappings()}
+    return [found[i] for i in ids if i in found]
 
 
 def _db_reason(exc: Exception) -> str:

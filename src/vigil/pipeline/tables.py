@@ -6,7 +6,15 @@ import sqlalchemy as sa
 
 from vigil.platform.db import JSONType, UTCDateTime, metadata
 
-__all__ = ["dead_letters", "events", "intake", "receipts", "silences"]
+__all__ = [
+    "bus_cursor",
+    "bus_sequence",
+    "dead_letters",
+    "events",
+    "intake",
+    "receipts",
+    "silences",
+]
 
 # Every raw webhook request, stored before the 2xx; `state` walks pending -> done.
 intake = sa.Table(
@@ -109,4 +117,25 @@ silences = sa.Table(
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_silences_tenant_ends", "tenant_id", "ends_at"),
+)
+
+# Intake that came over the bus, by the broker's stream sequence: workers store requests
+# in parallel, and one at a time processes them in this order (`vigil.pipeline.ordering`).
+# A row goes once the cursor has passed it; `intake_id` is None for an unreadable message.
+bus_sequence = sa.Table(
+    "bus_sequence",
+    metadata,
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("intake_id", sa.String(26)),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
+)
+
+# How far each stream has been processed (every sequence up to `seq` is done or given up).
+bus_cursor = sa.Table(
+    "bus_cursor",
+    metadata,
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

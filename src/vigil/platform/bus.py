@@ -11,11 +11,22 @@ process dies before that (handlers must be idempotent).
 # (the Context marker below) at run time, from the scope the handler is defined in.
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-__all__ = ["BatchHandler", "BusUnavailableError", "NatsBus"]
+__all__ = ["BatchHandler", "BusMessage", "BusUnavailableError", "NatsBus"]
 
-BatchHandler = Callable[[list[bytes]], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """A message as published, with its stream sequence: the broker's order of the
+    stream, the same on every redelivery."""
+
+    data: bytes
+    seq: int
+
+
+BatchHandler = Callable[[list[BusMessage]], Awaitable[None]]
 
 INSTALL_HINT = "the message bus needs FastStream: pip install 'vigil-sre[bus]'"
 
@@ -83,6 +94,7 @@ class NatsBus:
 
         async def on_batch(_: Any, message: Annotated[Any, fs.Context("message")]) -> None:
             # The raw bytes as published (FastStream would decode JSON for us otherwise).
-            await handler([m.data for m in message.raw_message])
+            batch = [BusMessage(m.data, m.metadata.sequence.stream) for m in message.raw_message]
+            await handler(batch)
 
         subscriber(on_batch)

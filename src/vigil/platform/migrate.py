@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,6 +17,11 @@ from vigil.platform.db import Database
 __all__ = ["current_revision", "head_revision", "upgrade"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+# Alembic keeps the running migration in module globals: two upgrades interleaving on
+# one event loop (two runtimes started together, as in-process workers are) would clash.
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _config() -> Config:
@@ -31,7 +38,8 @@ def head_revision() -> str:
 
 async def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to `revision` (creating the Postgres schema if named)."""
-    async with db.engine.begin() as conn:
+    lock = _LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock, db.engine.begin() as conn:
         if db.schema and not db.is_sqlite:
             await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"'))
 

@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     bus_url: str | None = Field(default=None, pattern=r"^nats://")
     bus_stream: str = Field(default="VIGIL_INTAKE", pattern=r"^[A-Za-z0-9_-]+$")
     bus_subject: str = Field(default="vigil.intake", pattern=r"^[A-Za-z0-9_.-]+$")
+    # How long workers wait for a missing stream sequence (a message another worker is
+    # storing, or one a dead worker took, redelivered after the ack wait) before giving up.
+    bus_gap_seconds: float = Field(default=60.0, gt=0)
     incidents: IncidentSettings = IncidentSettings()
     detection: DetectionSettings = DetectionSettings()
     log_level: str = "info"

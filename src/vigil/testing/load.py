@@ -62,7 +62,7 @@ def _alert(labels: dict[str, str], starts: datetime) -> dict[str, object]:
     }
 
 
-def plan_alertmanager_load(
+def plan_alertmanager_load(  # noqa: PLR0913 - every option is a keyword
     requests: int,
     *,
     seed: int,
@@ -70,24 +70,30 @@ def plan_alertmanager_load(
     per_request: int = 10,
     repeat: float = 0.2,
     tag: str = "",
+    spacing: timedelta = timedelta(milliseconds=1),
+    grouped: bool = False,
 ) -> StormPlan:
-    """`requests` webhook bodies of `per_request` alerts; a `repeat` share of the alerts
-    re-fire an alert sent earlier (same labels, new startsAt), so they fold, not add.
-    Plans with different `tag`s share no alert."""
+    """`requests` webhook bodies of `per_request` alerts starting `spacing` apart; a `repeat`
+    share of the alerts re-fire an alert sent earlier (same labels, new startsAt), so they
+    fold, not add. Plans with different `tag`s share no alert. `grouped` makes each request
+    one Alertmanager group (one alertname on one service) instead of a random mix."""
     rng = random.Random(seed)
     services = [f"svc-{i:02d}" for i in range(40)]
     sent: list[dict[str, str]] = []
+    by_group: dict[tuple[str, str], list[dict[str, str]]] = {}
     bodies, fps = [], []
     for r in range(requests):
+        group = (rng.choice(_ALERTNAMES), rng.choice(services)) if grouped else None
+        pool = by_group.setdefault(group, []) if group else sent
         alerts, request_fps = [], []
         for a in range(per_request):
-            starts = start + timedelta(milliseconds=r * per_request + a)
-            if sent and rng.random() < repeat:
-                labels = rng.choice(sent)
+            starts = start + spacing * (r * per_request + a)
+            if sent and rng.random() < repeat and pool:
+                labels = rng.choice(pool)
             else:
-                service = rng.choice(services)
+                service = group[1] if group else rng.choice(services)
                 labels = {
-                    "alertname": rng.choice(_ALERTNAMES),
+                    "alertname": group[0] if group else rng.choice(_ALERTNAMES),
                     "service": service,
                     "namespace": f"ns-{rng.randrange(6)}",
                     "cluster": f"prod-{rng.choice('abc')}",
@@ -96,14 +102,20 @@ def plan_alertmanager_load(
                     "team": f"team-{int(service[-2:]) % 8}",
                 }
                 sent.append(labels)
+                if group:
+                    pool.append(labels)
             alert = _alert(labels, starts)
             alerts.append(alert)
             request_fps.append(str(alert["fingerprint"]))
+        first = alerts[0]["labels"]
+        key = f'alertname="{first["alertname"]}"'  # type: ignore[index]
+        if group:
+            key += f', service="{first["service"]}"'  # type: ignore[index]
         body = {
             "version": "4",
             "status": "firing",
             "receiver": "vigil",
-            "groupKey": f'{{}}:{{alertname="{alerts[0]["labels"]["alertname"]}"}}',  # type: ignore[index]
+            "groupKey": f"{{}}:{{{key}}}",
             "alerts": alerts,
             "externalURL": "http://alertmanager.example",
         }

@@ -80,22 +80,24 @@ async def _wait_stored(url: str, schema: str | None, plan: StormPlan, seconds: f
         await db.dispose()
 
 
-def run_scale_out(
+def run_scale_out(  # noqa: PLR0913 - harness options, all defaulted
     plan: StormPlan,
     workers: int,
     env: dict[str, str],
     log: Path,
     database: tuple[str, str | None],
     timeout: float = 300,
+    concurrency: int = 16,
 ) -> ScaleOutRun:
     """Serve with `env` (which names the bus and the database), start the workers, send
-    the plan over 16 connections and wait until all of it is stored."""
+    the plan over `concurrency` connections (1: in the plan's order, so runs can be
+    compared) and wait until all of it is stored."""
     server = ServerProcess(env, log=log)
     server.start()
     try:
         with worker_processes(workers, server.env, log):
             began = time.perf_counter()
-            load = run_load("127.0.0.1", server.port, PATH, plan.bodies, concurrency=16)
+            load = run_load("127.0.0.1", server.port, PATH, plan.bodies, concurrency=concurrency)
             acked = time.perf_counter() - began
             asyncio.run(_wait_stored(database[0], database[1], plan, timeout))
             stored = time.perf_counter() - began
