@@ -105,7 +105,7 @@ class ServiceGraph:
         self._graph: nx.DiGraph[str] = nx.DiGraph()
         self._graph.add_edges_from(calls)
         self._paths: dict[tuple[str, str, int], list[str] | None] = {}
-        self._callees: dict[tuple[str, int], frozenset[str]] = {}
+        self._reached: dict[tuple[str, int, bool], frozenset[str]] = {}
 
     def calls(self, caller: str, callee: str, max_hops: int) -> list[str] | None:
         """The shortest call path from `caller` down to `callee`, within hops."""
@@ -116,26 +116,22 @@ class ServiceGraph:
 
     def callees(self, service: str, max_hops: int) -> frozenset[str]:
         """The services `service` calls, directly or within hops."""
-        key = (service, max_hops)
-        if key not in self._callees:
-            found: frozenset[str] = frozenset()
-            if service in self._graph:
-                reach = nx.single_source_shortest_path_length(self._graph, service, max_hops)
-                found = frozenset(reach) - {service}
-            self._callees[key] = found
-        return self._callees[key]
+        return self._reach(service, max_hops, downstream=True)
 
     def callers(self, service: str, max_hops: int) -> frozenset[str]:
         """The services that call `service`, directly or within hops."""
-        key = (service, -max_hops)
-        if key not in self._callees:
+        return self._reach(service, max_hops, downstream=False)
+
+    def _reach(self, service: str, max_hops: int, *, downstream: bool) -> frozenset[str]:
+        key = (service, max_hops, downstream)
+        if key not in self._reached:
             found: frozenset[str] = frozenset()
             if service in self._graph:
-                reverse = self._graph.reverse(copy=False)
-                reach = nx.single_source_shortest_path_length(reverse, service, max_hops)
+                graph = self._graph if downstream else self._graph.reverse(copy=False)
+                reach = nx.single_source_shortest_path_length(graph, service, max_hops)
                 found = frozenset(reach) - {service}
-            self._callees[key] = found
-        return self._callees[key]
+            self._reached[key] = found
+        return self._reached[key]
 
     def signal_keys(self, signal: Signal, max_hops: int) -> set[tuple[str, str]]:
         """The keys an incident must hold for `signal` to have a reason to join it."""

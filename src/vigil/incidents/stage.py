@@ -81,26 +81,29 @@ class CorrelateStage:
         board = Board(tenant_id, self._ids)
         # Replayed or late traffic is judged by its own time, not the processing time.
         earliest = min(ctx.now, *(item.event.ts for item in items))
+        signals = [signal_of(item) for item in items]
         loaded = await repository.load_incidents(
             ctx.session,
             tenant_id,
             resolved_since=earliest - self._limits.flap_window - self._limits.window,
-            keys=self._keys(items, earliest - self._limits.window),
+            keys=self._keys(signals, earliest - self._limits.window),
         )
         for row, members, summary in loaded:
             board.load(row, members, summary)
-        for item in sorted(items, key=lambda it: it.event.ts):
+        for item, signal in sorted(zip(items, signals, strict=True), key=lambda p: p[1].ts):
             if item.event.event_type in _CORRELATED:
-                self._alert(board, item, ctx.now)
+                self._alert(board, item, signal, ctx.now)
             elif item.event.event_type is EventType.CHANGE and not item.folded:
                 self._change(board, item)
         await board.flush(ctx.session, ctx.now)
 
-    def _keys(self, items: list[Item], since: datetime) -> BatchKeys:
-        signals = [signal_of(item) for item in items]
+    def _keys(self, signals: list[Signal], since: datetime) -> BatchKeys:
+        """What to load: incidents holding these alerts, or alerts that share a group,
+        family or service with them, or sit on a service they call or are called by."""
+        hops = self._limits.max_hops
         services = {s.service for s in signals if s.service}
         for service in list(services):
-            services |= self._graph.callees(service, self._limits.max_hops)
+            services |= self._graph.callees(service, hops) | self._graph.callers(service, hops)
         return BatchKeys(
             event_ids=sorted({s.event_id for s in signals}),
             services=sorted(services),
@@ -109,8 +112,7 @@ class CorrelateStage:
             since=since,
         )
 
-    def _alert(self, board: Board, item: Item, now: datetime) -> None:
-        signal = signal_of(item)
+    def _alert(self, board: Board, item: Item, signal: Signal, now: datetime) -> None:
         current = board.incident_of(signal.event_id)
         if current is not None and self._follow(board, current, signal):
             return
