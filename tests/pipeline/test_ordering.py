@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from vigil.interfaces.runtime import Runtime
@@ -24,6 +25,7 @@ async def _turn(runtime: Runtime, order: StreamOrder, limit: int = 100) -> Strea
     """One processing turn: claim and advance, as the processor does around its work."""
     async with runtime.db.writing() as session:
         claim = await order.claim(session, limit)
+        assert claim is not None
         await order.advance(session, claim)
         await session.commit()
     return claim
@@ -89,3 +91,19 @@ async def test_claims_at_most_the_limit_and_streams_keep_their_own_cursor(
     assert (await _turn(runtime, order, limit=3)).intake_ids == ["s1", "s2", "s3"]
     assert (await _turn(runtime, other)).intake_ids == ["t1"]
     assert (await _turn(runtime, order)).intake_ids == ["s4", "s5", "s6", "s7"]
+
+
+async def test_a_second_processor_is_held_off_while_one_holds_the_cursor(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    if runtime.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: a second one waits for the first")
+    order = StreamOrder("S", clock, gap=GAP)
+    await _turn(runtime, order)  # the cursor row exists from the first turn on
+    await _record(runtime, order, (1, "a"))
+    async with runtime.db.writing() as holder:
+        assert await order.claim(holder, 10) is not None
+        async with runtime.db.writing() as other:
+            assert await order.claim(other, 10) is None
+        await holder.rollback()
+    assert (await _turn(runtime, order)).intake_ids == ["a"]

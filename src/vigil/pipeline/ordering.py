@@ -6,7 +6,8 @@ incidents differently from one. JetStream numbers every message of a stream (the
 sequence: the same on every redelivery, none for a publish it dropped as a duplicate), so
 each worker records the sequence of every request it stored, and processing takes the
 contiguous run after the stream's cursor, in sequence order, holding the cursor row's
-lock: one processor at a time, whichever worker gets there first.
+lock: one processor at a time, whichever worker gets there first; the others only store
+(the holder drains what they recorded before it lets go).
 
 A gap in the run is a message another worker is still storing, or one that a dead worker
 took and the broker will redeliver once its ack wait expires; processing waits for it.
@@ -66,10 +67,13 @@ class StreamOrder:
         insert = sqlite_insert if _is_sqlite(session) else postgresql_insert
         await session.execute(insert(bus_sequence).on_conflict_do_nothing(), rows)
 
-    async def claim(self, session: AsyncSession, limit: int) -> StreamClaim:
+    async def claim(self, session: AsyncSession, limit: int) -> StreamClaim | None:
         """Lock the cursor and take up to `limit` recorded sequences: late ones below the
-        cursor, then the contiguous run after it (across a gap only once it is too old)."""
+        cursor, then the contiguous run after it (across a gap only once it is too old).
+        None when another processor holds the cursor: it goes on to what is recorded."""
         cursor = await self._lock_cursor(session)
+        if cursor is None:
+            return None
         query = (
             sa.select(bus_sequence.c.seq, bus_sequence.c.intake_id, bus_sequence.c.stored_at)
             .where(bus_sequence.c.stream == self.stream)
@@ -110,12 +114,13 @@ class StreamOrder:
             )
         )
 
-    async def _lock_cursor(self, session: AsyncSession) -> int:
+    async def _lock_cursor(self, session: AsyncSession) -> int | None:
         insert = sqlite_insert if _is_sqlite(session) else postgresql_insert
         row = {"stream": self.stream, "seq": 0, "updated_at": self._clock.now()}
         await session.execute(insert(bus_cursor).values(row).on_conflict_do_nothing())
         query = sa.select(bus_cursor.c.seq).where(bus_cursor.c.stream == self.stream)
-        return int((await session.execute(query.with_for_update())).scalar_one())
+        found = (await session.execute(query.with_for_update(skip_locked=True))).scalar()
+        return None if found is None else int(found)
 
 
 def _is_sqlite(session: AsyncSession) -> bool:

@@ -44,6 +44,7 @@ _STATS_MIN_ROWS = 2000
 # lock intake waits for.
 _MAX_GROWTH = 4
 _QUICK_BATCH = timedelta(milliseconds=250)
+_HELD_OFF_POLL = 0.05
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -80,6 +81,7 @@ class Processor:
         self._wake = asyncio.Event()
         self._stats_checked: datetime | None = None
         self._analyzing: asyncio.Task[None] | None = None
+        self._held_off = False
 
     @property
     def order(self) -> StreamOrder | None:
@@ -105,8 +107,11 @@ class Processor:
                 backoff = min(backoff * 2, 10.0)
                 continue
             self._wake.clear()
+            # Held off by another worker processing the stream: look again soon, in case
+            # it let go just before what this worker stored was recorded.
+            timeout = _HELD_OFF_POLL if self._held_off else idle_poll
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle_poll)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         await self.settle()
 
     async def drain(self, stop: asyncio.Event | None = None) -> int:
@@ -173,7 +178,8 @@ class Processor:
             async with self._db.writing() as session:
                 if self._order is not None and only is None:
                     stream = await self._order.claim(session, limit)
-                    rows = await _pending(session, stream.intake_ids)
+                    self._held_off = stream is None
+                    rows = await _pending(session, stream.intake_ids) if stream else []
                 else:
                     stream, rows = None, await _claim(session, limit, only)
                 claimed = [row["id"] for row in rows]
