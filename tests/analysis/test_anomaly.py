@@ -119,3 +119,46 @@ def test_missing_values_score_zero_and_are_not_learned() -> None:
     assert gap.score == 0.0
     assert math.isfinite(gap.expected)
     assert feed(with_gap, points[601:]) == feed(without, points[601:])
+
+
+MONDAY = 1_700_438_400  # 2023-11-20 00:00 UTC
+HOUR = 3600
+
+
+def office_hours(hours: int, seed: int = 1) -> list[tuple[float, float]]:
+    """Hourly values: 100 on weekdays 08:00-18:00, 20 otherwise, with a little noise."""
+    rng = random.Random(seed)
+    points = []
+    for i in range(hours):
+        day, hour = divmod(i, 24)
+        busy = day % 7 < 5 and 8 <= hour < 18
+        points.append((MONDAY + HOUR * i, (100.0 if busy else 20.0) + rng.gauss(0, 2)))
+    return points
+
+
+def test_a_value_normal_at_weekends_is_unusual_on_a_weekday() -> None:
+    weeks = 6 * 7 * 24
+    points = office_hours(weeks)
+    detector = AnomalyDetector()
+    scores = feed(detector, points)
+    assert max(s.score for s in scores[4 * 7 * 24 :]) < 0.5  # the weekly rhythm is normal
+    wednesday_noon = MONDAY + HOUR * (weeks + 2 * 24 + 12)
+    feed(detector, office_hours(weeks + 2 * 24 + 12)[weeks:])
+    result = detector.update(wednesday_noon, 20.0)  # a weekend value at a busy hour
+    assert result.unusual_for_time
+    assert not result.new_extreme  # nothing odd about the value itself
+    assert result.score > 0.5
+    assert result.sigmas < -4
+
+
+def test_state_saved_before_context_novelty_still_restores() -> None:
+    points = office_hours(3 * 7 * 24, seed=3)
+    original = AnomalyDetector()
+    feed(original, points[:400])
+    old = json.loads(json.dumps(original.state()))
+    del old["ctx_peak"]
+    del old["novelty"]["slots"]
+    restored = AnomalyDetector.from_state(old)
+    assert restored.ctx_peak == 0.0
+    assert restored.novelty.slots == {}
+    assert all(0.0 <= s.score < 1.0 for s in feed(restored, points[400:]))

@@ -43,3 +43,15 @@ def test_relevel_accepts_a_new_level_and_state_round_trips() -> None:
     assert expected == pytest.approx(50.0, abs=1.0)
     copy = SeasonalBaseline.from_state(json.loads(json.dumps(baseline.state())))
     assert copy.predict(START + 60 * 301) == baseline.predict(START + 60 * 301)
+
+
+def test_week_slots_start_on_monday_once_the_sampling_is_known() -> None:
+    monday = 1_700_438_400  # 2023-11-20 00:00 UTC
+    baseline = SeasonalBaseline()
+    assert baseline.week_slot(monday) == -1  # no bins before the sampling interval is known
+    for i in range(20):
+        baseline.learn(monday + 300 * i, 1.0, clip=4.0)
+    assert baseline.week_slot(monday) == 0
+    assert baseline.week_slot(monday + 1800) == 1  # 30-minute slots for 5-minute samples
+    assert baseline.week_slot(monday + 7 * 86400 - 1) == 335
+    assert "_bin_ts" not in baseline.state()  # the bin cache is not state

@@ -11,9 +11,14 @@ Per point, in order (nothing here reads a clock or does I/O):
    of HTM's anomaly likelihood); optionally the same for the point itself; and the
    :mod:`~vigil.analysis.novelty` signals (a new all-time extreme; a never-seen level
    transition that the forecast also missed by several sigmas).
-4. **Suppression**: only the part of the surprise above a decaying memory of recent
-   surprise counts, so one incident gives one alert rather than a run of them.
-5. **Score** ``excess / (excess + half)`` in [0, 1).
+4. **Context**: apart from that, whether the value leaves everything seen at this time of
+   the week (the baseline's weekly slot) while the forecast missed it too
+   (:meth:`~vigil.analysis.novelty.NoveltyTracker.context`).
+5. **Suppression**: only the part of each surprise above a decaying memory of its own
+   recent values counts, so one incident gives one alert rather than a run of them. The
+   context surprise keeps its own memory: a value odd for its time of week is news even
+   just after a spike, and a spike is news just after an odd value.
+6. **Score** ``excess / (excess + half)`` in [0, 1), from the larger of the two excesses.
 
 Memory per series is bounded (baseline bins, a ring of ``short`` values, novelty
 counters) and :meth:`AnomalyDetector.state` / :meth:`AnomalyDetector.from_state` save and
@@ -72,6 +77,7 @@ class AnomalyScore(NamedTuple):
     sigmas: float
     level_shift: bool
     new_extreme: bool
+    unusual_for_time: bool = False  # beyond every value seen at this time of the week
 
 
 class BaselineHealth(NamedTuple):
@@ -86,15 +92,15 @@ class AnomalyDetector:
     """One metric series; call :meth:`update` with points in time order."""
 
     __slots__ = (
-        "baseline", "d1", "dk", "gneg", "gpos", "lags", "novelty", "options", "peak",
-        "q_avg", "q_point", "ring", "ring_i", "ring_sum", "seen",
+        "baseline", "ctx_peak", "d1", "dk", "gneg", "gpos", "lags", "novelty", "options",
+        "peak", "q_avg", "q_point", "ring", "ring_i", "ring_sum", "seen",
     )  # fmt: skip
 
     def __init__(self, options: DetectorOptions | None = None) -> None:
         self.options = options or DetectorOptions()
         self.baseline = SeasonalBaseline()
         self.novelty = NoveltyTracker()
-        self.gpos = self.gneg = self.peak = 0.0
+        self.gpos = self.gneg = self.peak = self.ctx_peak = 0.0
         self.ring = [0.0] * self.options.short
         self.ring_i = 0
         self.ring_sum = 0.0
@@ -120,50 +126,70 @@ class AnomalyDetector:
         warm = base.n >= o.min_history
         z = (value - expected) / sigma if warm else 0.0
         shifted = self._change_point(z)
-        surprise, extreme = self._surprise(z, value) if warm else (0.0, False)
-        excess = surprise - o.suppress * self.peak
-        self.peak = max(self.peak * o.decay, surprise)
+        if warm:
+            context = self.novelty.context(value, abs(z), base.week_slot(ts), o.novelty)
+            surprise, extreme = self._surprise(z, value)
+        else:
+            context, surprise, extreme = 0.0, 0.0, False
+        peak = self.peak
+        excess = surprise - o.suppress * peak
+        peak *= o.decay
+        self.peak = surprise if surprise > peak else peak
+        if context > 0.0 or self.ctx_peak > 0.0:  # context keeps its own memory
+            peak = self.ctx_peak
+            ctx_excess = context - o.suppress * peak
+            if ctx_excess > excess:
+                excess = ctx_excess
+            peak *= o.decay
+            self.ctx_peak = context if context > peak else peak
         score = excess / (excess + o.half) if excess > 0 else 0.0
         base.learn(ts, value, o.clip)
         if shifted:
             base.relevel(ts, value)
         self._track_lags(value - base.seasonal(ts))
         low, high = expected - half_band, expected + half_band
-        return AnomalyScore(score, expected, low, high, z, shifted, extreme)
+        return AnomalyScore(score, expected, low, high, z, shifted, extreme, context > 0.0)
 
     def _change_point(self, z: float) -> bool:
         o = self.options
-        capped = max(-o.cusum_cap, min(o.cusum_cap, z))
-        self.gpos = max(0.0, self.gpos + capped - o.cusum_slack)
-        self.gneg = max(0.0, self.gneg - capped - o.cusum_slack)
-        if self.gpos > o.cusum_limit or self.gneg > o.cusum_limit:
+        cap = o.cusum_cap
+        capped = -cap if z < -cap else (cap if z > cap else z)
+        gpos = self.gpos + capped - o.cusum_slack
+        gneg = self.gneg - capped - o.cusum_slack
+        gpos = gpos if gpos > 0.0 else 0.0
+        gneg = gneg if gneg > 0.0 else 0.0
+        if gpos > o.cusum_limit or gneg > o.cusum_limit:
             self.gpos = self.gneg = 0.0
             return True
+        self.gpos, self.gneg = gpos, gneg
         return False
 
     def _surprise(self, z: float, value: float) -> tuple[float, bool]:
         o = self.options
-        a = min(abs(z), o.z_cap)
-        i = self.ring_i
-        self.ring_sum += a - self.ring[i]
-        self.ring[i] = a
-        self.ring_i = (i + 1) % len(self.ring)
-        avg = self.ring_sum / len(self.ring)
+        deviation = abs(z)
+        a = deviation if deviation < o.z_cap else o.z_cap
+        ring, i = self.ring, self.ring_i
+        self.ring_sum += a - ring[i]
+        ring[i] = a
+        self.ring_i = (i + 1) % len(ring)
+        avg = self.ring_sum / len(ring)
         self.seen += 1
         if self.seen == 1:
             self.q_point, self.q_avg = math.log(max(a, 1.0)), math.log(max(avg, 0.5))
-        s_point = math.log(max(a, 1e-3)) - self.q_point
-        s_avg = math.log(max(avg, 1e-3)) - self.q_avg
+        s_point = math.log(a if a > 1e-3 else 1e-3) - self.q_point
+        s_avg = math.log(avg if avg > 1e-3 else 1e-3) - self.q_avg
         self.q_point = _track(self.q_point, s_point > 0, o.quantile, o.quantile_rate)
         self.q_avg = _track(self.q_avg, s_avg > 0, o.quantile, o.quantile_rate)
         surprise = max(o.point_weight * s_point, o.avg_weight * s_avg, 0.0)
-        novel, extreme = self.novelty.observe(value, abs(z), o.novelty)
-        return max(surprise, novel), extreme
+        novel, extreme = self.novelty.observe(value, deviation, o.novelty)
+        return (novel if novel > surprise else surprise), extreme
 
     def _track_lags(self, value: float) -> None:
         lags = self.lags
         if lags:
-            rate = max(0.002, 1.0 / len(lags) if len(lags) < _LAG else 0.0)
+            rate = 1.0 / len(lags) if len(lags) < _LAG else 0.0
+            if rate < 0.002:
+                rate = 0.002
             step = value - lags[-1]
             self.d1 += rate * (step * step - self.d1)
             if len(lags) == _LAG:
@@ -193,8 +219,8 @@ class AnomalyDetector:
         """Rebuild a detector from :meth:`state`; it continues exactly where it stopped."""
         detector = cls(DetectorOptions.model_validate(state["options"]))
         for name in cls.__slots__:
-            if name not in ("baseline", "novelty", "options"):
-                setattr(detector, name, _copy(state[name]))
+            if name not in ("baseline", "novelty", "options") and name in state:
+                setattr(detector, name, _copy(state[name]))  # older states lack ctx_peak
         detector.baseline = SeasonalBaseline.from_state(state["baseline"])
         detector.novelty = NoveltyTracker.from_state(state["novelty"])
         return detector

@@ -27,10 +27,11 @@ _SWITCH = 0.9  # another forecaster takes over when 10 % better
 class SeasonalBaseline:
     """Expected value and robust scale of the next point, learned one point at a time."""
 
-    __slots__ = (
+    _STATE = (
         "base", "base_rate", "chosen", "day_bin", "day_prof", "day_seen", "diffs", "errors", "fast",
         "last_ts", "n", "offset", "scale", "slow", "spread", "week_bin", "week_prof", "week_seen",
     )  # fmt: skip
+    __slots__ = (*_STATE, "_bin_ts", "_bin_of")  # plus a cache: the bins of the last ts
 
     def __init__(self) -> None:
         self.n = 0
@@ -51,6 +52,8 @@ class SeasonalBaseline:
         self.week_prof: list[float] = []
         self.day_seen: list[int] = []
         self.week_seen: list[int] = []
+        self._bin_ts = math.nan
+        self._bin_of = (0, 0)
 
     def _setup_seasons(self) -> None:
         step = sorted(self.diffs)[len(self.diffs) // 2] or 1.0
@@ -61,10 +64,20 @@ class SeasonalBaseline:
         self.day_prof, self.day_seen = [0.0] * days, [0] * days
         self.week_prof, self.week_seen = [0.0] * weeks, [0] * weeks
         self.diffs = []
+        self._bin_ts = math.nan
 
     def _bins(self, ts: float) -> tuple[int, int]:
+        # One point asks for its bins several times (predict, learn, slots): keep the last.
+        if ts == self._bin_ts:
+            return self._bin_of
         # Unix day 0 was a Thursday; shift so that weekly bin 0 starts on a Monday.
-        return int(ts % DAY // self.day_bin), int((ts + 3 * DAY) % WEEK // self.week_bin)
+        bins = int(ts % DAY // self.day_bin), int((ts + 3 * DAY) % WEEK // self.week_bin)
+        self._bin_ts, self._bin_of = ts, bins
+        return bins
+
+    def week_slot(self, ts: float) -> int:
+        """The weekly bin of ``ts`` (a time-of-week slot), or -1 before the bins are fixed."""
+        return self._bins(ts)[1] if self.day_prof else -1
 
     def forecasts(self, ts: float) -> tuple[float, float, float, float]:
         """Weekly, daily, slow and fast forecasts for ``ts`` (unlearned seasons: slow)."""
@@ -103,28 +116,43 @@ class SeasonalBaseline:
         options = self.forecasts(ts)
         errors = self.errors
         used = self.chosen  # the forecaster predict() answered with
-        rate = 1.0 / (n + 1) if n < 50 else 0.01
-        self.spread += max(1.0 / (n + 1), 0.005) * (abs(value - self.base) - self.spread)
-        wide = 4.0 * self.spread if n > 10 and self.spread > 0 else math.inf
-        sel_rate = max(_SELECT_RATE, 1.0 / (n + 1))
-        for i in range(_FORECASTERS):
-            miss = min(abs(value - options[i]), wide)
-            errors[i] += sel_rate * (miss * miss - errors[i])
-        lead = min(range(_FORECASTERS), key=errors.__getitem__)
-        if errors[lead] < _SWITCH * errors[used]:
+        inv = 1.0 / (n + 1)
+        rate = inv if n < 50 else 0.01
+        spread = self.spread
+        spread += (inv if inv > 0.005 else 0.005) * (abs(value - self.base) - spread)
+        self.spread = spread
+        wide = 4.0 * spread if n > 10 and spread > 0 else math.inf
+        sel_rate = inv if inv > _SELECT_RATE else _SELECT_RATE
+        lead, least = 0, math.inf
+        for i, option in enumerate(options):  # the first of equal errors leads
+            miss = abs(value - option)
+            if miss > wide:
+                miss = wide
+            error = errors[i] + sel_rate * (miss * miss - errors[i])
+            errors[i] = error
+            if error < least:
+                lead, least = i, error
+        if least < _SWITCH * errors[used]:
             self.chosen = lead
         scale = self.scale
-        bound = clip * max(scale, 0.01 * self.spread)
+        floor = 0.01 * spread
+        bound = clip * (scale if scale >= floor else floor)
         if n <= 10 or bound <= 0:
             bound = math.inf
         target = options[used]
-        self.scale = scale + rate * (min(abs(value - target), bound) - scale)
-        clipped = min(max(value, target - bound), target + bound)
+        miss = abs(value - target)
+        self.scale = scale + rate * ((miss if miss <= bound else bound) - scale)
+        clipped = value if value >= target - bound else target - bound
+        if clipped > target + bound:
+            clipped = target + bound
         self.fast += 0.5 * (clipped - self.fast)
         self.slow += 0.05 * (clipped - self.slow)
-        self.base += max(1.0 / (n + 1), self.base_rate) * (value - self.base)
+        self.base += (inv if inv > self.base_rate else self.base_rate) * (value - self.base)
         if self.day_prof:
-            self._learn_seasons(ts, min(max(value - self.base, -wide), wide))
+            deviation = value - self.base
+            if deviation < -wide:
+                deviation = -wide
+            self._learn_seasons(ts, deviation if deviation <= wide else wide)
 
     def _learn_seasons(self, ts: float, deviation: float) -> None:
         d, w = self._bins(ts)
@@ -146,13 +174,13 @@ class SeasonalBaseline:
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable snapshot."""
-        return {name: _copy(getattr(self, name)) for name in self.__slots__}
+        return {name: _copy(getattr(self, name)) for name in self._STATE}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> SeasonalBaseline:
         """Rebuild from :meth:`state`."""
         baseline = cls()
-        for name in cls.__slots__:
+        for name in cls._STATE:
             setattr(baseline, name, _copy(state[name]))
         return baseline
 

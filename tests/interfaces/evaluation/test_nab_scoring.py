@@ -30,6 +30,7 @@ def test_scaled_sigmoid_values() -> None:
     assert scaled_sigmoid(0.0) == 0.0
     assert scaled_sigmoid(1.0) == pytest.approx(-0.98661, abs=1e-5)
     assert scaled_sigmoid(3.5) == -1.0
+    assert scaled_sigmoid(3.0) == -1.0  # NAB: ``>= 3.0`` is a full false positive
 
 
 def test_probation_is_15_percent_capped_at_750() -> None:
@@ -124,3 +125,31 @@ def test_vectorised_sweep_matches_the_literal_algorithm() -> None:
         assert [s for _, s in fast] == pytest.approx([s for _, s in literal])
         best = score_corpus(files, profile)
         assert sum(best.per_file.values()) == pytest.approx(best.raw)
+
+
+def _literal_sweep_weights(rows: int, windows: list[tuple[int, int]]) -> list[float]:
+    """NAB's calcSweepScore, row by row: unweighted score of a detection at each row."""
+    weights, limits = [], sorted(windows)
+    current: tuple[int, int] | None = None
+    previous: tuple[int, float] | None = None  # (right edge, width) of the last window
+    for i in range(rows):
+        if limits and i == limits[0][0]:
+            current = limits.pop(0)
+        if current is not None:
+            width = float(current[1] - current[0] + 1)
+            weights.append(scaled_sigmoid(-(current[1] - i + 1) / width) / S_MINUS_1)
+        elif previous is None:
+            weights.append(scaled_sigmoid(3.0))
+        else:
+            weights.append(scaled_sigmoid(abs(previous[0] - i) / (previous[1] - 1.0)))
+        if current is not None and i == current[1]:
+            previous, current = (i, float(current[1] - current[0] + 1)), None
+    return weights
+
+
+def test_row_weights_match_nab_row_by_row() -> None:
+    windows = [(40, 49), (120, 139), (141, 150)]
+    rows = prepare_file("c/w.csv", [0.0] * 200, windows)
+    keep = probation_length(200)
+    assert list(rows.weight) == pytest.approx(_literal_sweep_weights(200, windows)[keep:])
+    assert rows.weight[76 - keep] == -1.0  # exactly 3 widths after the first window

@@ -13,7 +13,7 @@ Vigil's own implementation of the Numenta Anomaly Benchmark scorer as documented
 * normalised score ``100 (raw - null) / (perfect - null)`` with ``null = -A_FN * windows``
   and ``perfect = A_TP * windows``.
 
-``S(x) = 2 sigmoid(-5x) - 1`` (``-1`` beyond ``x > 3``).
+``S(x) = 2 sigmoid(-5x) - 1`` (``-1`` from ``x >= 3`` on, as NAB's ``scaledSigmoid``).
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ STANDARD_PROFILES = (
 
 
 def scaled_sigmoid(position: float) -> float:
-    """NAB's ``S(x) = 2 sigmoid(-5x) - 1``: ~0.987 at -1, 0 at 0, -1 beyond 3."""
-    if position > 3.0:
+    """NAB's ``S(x) = 2 sigmoid(-5x) - 1``: ~0.987 at -1, 0 at 0, exactly -1 from 3 on."""
+    if position >= 3.0:
         return -1.0
     return 2.0 / (1.0 + math.exp(5.0 * position)) - 1.0
 
