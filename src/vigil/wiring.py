@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from vigil.detection import DetectionService
+from vigil.detection.alarms import DETECTOR_SOURCE
+from vigil.detection.intake import DetectorIntake
+from vigil.detection.source import DetectorSource
 from vigil.incidents import (
     AutoResolve,
     CorrelateStage,
@@ -68,7 +71,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     ids = IdFactory(clock)
     metrics = Metrics()
     db = Database(settings.database_url, schema=settings.database_schema)
-    sources = load_sources()
+    sources = load_sources(internal={DETECTOR_SOURCE: DetectorSource()})
     sequence = build_sequence(settings, load_catalog(settings.catalog_path), ids)
     order = None
     if settings.bus_url:
@@ -85,7 +88,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     intake = IntakeService(db, sources, sink, clock, ids, metrics, settings.max_body_bytes)
     replayer = DeadLetterReplayer(db, sources, processor, clock, ids)
     incidents = IncidentService(db, clock, ids)
-    detection = DetectionService.build(settings, db=db, clock=clock, sink=processor)
+    detection = DetectionService.build(settings, db=db, clock=clock, sink=DetectorIntake(sink))
     return Runtime(
         settings=settings,
         db=db,

@@ -68,8 +68,8 @@ def test_one_burst_in_the_baseline_does_not_hide_a_rise() -> None:
 
 def test_groups_merge_keys() -> None:
     tracker = RateTracker()
-    _steady(tracker, {"a": 2.0, "b": 2.0}, range(0, 60))
-    _steady(tracker, {"a": 2.0}, range(60, 65), seed=1)
+    _steady(tracker, {"a": 6.0, "b": 6.0}, range(0, 60))
+    _steady(tracker, {"a": 6.0}, range(60, 65), seed=1)
     assert [s.key for s in tracker.shifts(65 * MINUTE - 1)] == ["b"]
     assert tracker.shifts(65 * MINUTE - 1, {"ab": ["a", "b"]}) == []
 
@@ -104,3 +104,63 @@ def test_a_template_that_comes_in_regular_batches_is_steady() -> None:
                 tracker.add("batch", minute * MINUTE + 30 + line)
         if minute >= 20:
             assert tracker.shifts((minute + 1) * MINUTE - 1) == []
+
+
+def test_a_steady_template_that_stops_is_a_fall() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"served": 20.0, "health": 2.0}, range(0, 60))
+    _steady(tracker, {"health": 2.0}, range(60, 65), seed=2)
+    (fall,) = tracker.shifts(65 * MINUTE - 1)
+    assert (fall.key, fall.kind, fall.window_count) == ("served", "decrease", 0)
+    assert 15 < fall.baseline_rate < 25
+    assert fall.window_rate == 0
+    assert fall.expected_count > 75
+    assert fall.p_value < 1e-30
+
+
+def test_a_short_gap_is_not_a_fall() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"served": 20.0}, range(0, 62))
+    # Three silent minutes of the five in the window: a third of the expected lines.
+    assert tracker.shifts(65 * MINUTE - 1) == []
+    # A fourth silent minute makes it a fall.
+    (fall,) = tracker.shifts(66 * MINUTE - 1)
+    assert fall.kind == "decrease"
+
+
+def test_rare_and_batched_templates_going_quiet_are_not_falls() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"rare": 1.5}, range(0, 60))
+    for minute in range(0, 60, 10):  # a job logs 100 lines every ten minutes
+        for line in range(100):
+            tracker.add("batch", minute * MINUTE + line / 10)
+    assert tracker.shifts(60 * MINUTE + 10) == []
+    assert tracker.shifts(65 * MINUTE - 1) == []
+
+
+def test_a_template_that_paused_before_is_not_a_fall_when_it_pauses_again() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"served": 20.0}, range(0, 20))
+    _steady(tracker, {"served": 20.0}, range(26, 60))  # six silent minutes, 40 minutes ago
+    assert tracker.shifts(65 * MINUTE - 1) == []
+
+
+def test_a_fall_needs_half_an_hour_of_baseline() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"served": 20.0}, range(0, 20))
+    assert tracker.shifts(25 * MINUTE - 1) == []
+    tracker = RateTracker(RateSettings(drop_min_baseline_buckets=10))
+    _steady(tracker, {"served": 20.0}, range(0, 20))
+    assert [s.kind for s in tracker.shifts(25 * MINUTE - 1)] == ["decrease"]
+
+
+def test_window_rate_until_the_template_is_forgotten() -> None:
+    tracker = RateTracker(RateSettings(window_buckets=5, baseline_buckets=10))
+    _steady(tracker, {"served": 20.0}, range(0, 20))
+    rate = tracker.window_rate(["served"], 20 * MINUTE - 1)
+    assert rate is not None
+    assert 15 < rate < 25
+    assert tracker.window_rate(["served"], 30 * MINUTE) == 0
+    assert tracker.window_rate(["served"], 33 * MINUTE) == 0
+    assert tracker.window_rate(["served"], 34 * MINUTE) is None  # beyond the horizon
+    assert tracker.window_rate(["unknown"], 20 * MINUTE) is None

@@ -125,3 +125,36 @@ def test_log_event_carries_template_rates_and_examples() -> None:
     calm = log_event("checkout|file:/var/log/c.log", signal, CTX, firing=False)
     assert calm.fingerprint == event.fingerprint
     assert calm.status is EventStatus.RESOLVED
+
+
+def test_log_drop_event_states_rates_before_and_after_and_the_last_line() -> None:
+    signal = LogSignal(
+        service="checkout", kind="rate_decrease", template="request served <*> in <*>",
+        template_key="k1", category=ErrorCategory.NONE, baseline_rate=20.0, window_rate=0.0,
+        ratio=0.0, window_count=0, expected_count=100.0, p_value=3.7e-44, first_seen=NOW,
+        examples=("request served /cart in 12ms",), last_seen=NOW - timedelta(minutes=5),
+    )  # fmt: skip
+    watch = "checkout|file:/var/log/c.log"
+    event = log_event(watch, signal, CTX, firing=True)
+    assert (
+        event.title == "checkout logs: rate dropped to 0/min from 20/min: request served <*> in <*>"
+    )
+    assert event.description == (
+        "Log lines of this template fell from 20/min (baseline) to 0/min over the last 5 min:"
+        " 0 line(s) where about 100 were expected (Poisson p = 3.7e-44). Last seen at"
+        f" {NOW - timedelta(minutes=5):%Y-%m-%d %H:%M:%S}Z; latest line(s):\n"
+        "request served /cart in 12ms"
+    )
+    assert event.severity is Severity.WARNING
+    rise = log_event(watch, signal.model_copy(update={"kind": "rate_increase"}), CTX, firing=True)
+    assert event.fingerprint != rise.fingerprint  # a surge and a drop are separate alarms
+    back = log_event(watch, signal, CTX, firing=False, current_rate=18.0)
+    assert (back.fingerprint, back.status, back.severity) == (
+        event.fingerprint,
+        EventStatus.RESOLVED,
+        Severity.INFO,
+    )
+    assert back.title.startswith("checkout logs: rate back to 18/min after a drop from 20/min")
+    assert back.raw["current_rate"] == 18
+    gone = log_event(watch, signal, CTX, firing=False)
+    assert gone.title.startswith("checkout logs: quiet since ")

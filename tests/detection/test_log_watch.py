@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vigil.detection.alarms import EventContext
 from vigil.detection.log_watch import LogWatcher
-from vigil.events import EventStatus
+from vigil.events import Event, EventStatus, Severity
 from vigil.platform.detection_settings import DetectionSettings, LogWatch
 from vigil.telemetry.logfiles import LogLine
 
@@ -76,3 +76,137 @@ def test_loki_window_starts_from_the_cursor() -> None:
     assert end - start == 60 * 10**9
     watcher.loki_start_ns = end
     assert watcher.loki_window(T0 + timedelta(seconds=5)) == (end, end + 5 * 10**9)
+
+
+def _served(start: datetime, minutes: int, per_minute: int = 20) -> list[LogLine]:
+    step = 60 / per_minute
+    return [
+        LogLine(start + timedelta(seconds=step * i), f"request served /cart/{i % 7} in {i % 9}ms")
+        for i in range(minutes * per_minute)
+    ]
+
+
+def _health(start: datetime, minutes: int) -> list[LogLine]:
+    return [
+        LogLine(start + timedelta(seconds=30 * i), "health check ok") for i in range(minutes * 2)
+    ]
+
+
+def _passes(
+    watcher: LogWatcher, lines: list[LogLine], minutes: range, **read: bool
+) -> list[tuple[int, Event]]:
+    """A pass at each minute from T0 with the lines up to it; the events with the minute."""
+    found = []
+    for minute in minutes:
+        now = T0 + timedelta(minutes=minute)
+        batch = [x for x in lines if x.ts is not None and now - timedelta(minutes=1) <= x.ts < now]
+        found.extend((minute, e) for e in watcher.take(batch, EventContext("default", now), **read))
+    return found
+
+
+def test_a_steady_line_that_stops_is_raised_until_it_comes_back() -> None:
+    watcher = LogWatcher(WATCH, SETTINGS)
+    assert (
+        watcher.take(
+            _served(T0, 60) + _health(T0, 60), EventContext("default", T0 + timedelta(minutes=60))
+        )
+        == []
+    )
+    quiet = _health(T0 + timedelta(minutes=60), 55)  # requests stop at minute 60
+    events = _passes(watcher, quiet, range(61, 116))
+    ((minute, raised),) = events
+    assert minute == 63  # three quiet minutes of the window's four elapsed
+    assert raised.status is EventStatus.FIRING
+    assert raised.severity is Severity.WARNING
+    assert raised.raw["kind"] == "rate_decrease"
+    assert raised.labels["log_signal"] == "drop"
+    assert raised.title.startswith(
+        "checkout logs: rate dropped to 5/min from 20/min: request served"
+    )
+    assert raised.description.startswith(
+        "Log lines of this template fell from 20/min (baseline) to 5/min over the last 4 min:"
+        " 20 line(s) where about 80 were expected (Poisson p = "
+    )
+    assert (
+        "Last seen at 2026-11-21 12:59:57Z; latest line(s):\nrequest served" in raised.description
+    )
+    # Still quiet after the quiet stretch became most of its baseline: still raised. Then
+    # requests come back: resolved, and the return (4x the quiet hour) is not a rise.
+    back = _served(T0 + timedelta(minutes=115), 90) + _health(T0 + timedelta(minutes=115), 90)
+    events = _passes(watcher, back, range(116, 206))
+    ((minute, resolved),) = events
+    assert resolved.fingerprint == raised.fingerprint
+    assert resolved.status is EventStatus.RESOLVED
+    assert resolved.title.startswith(
+        "checkout logs: rate back to 15/min after a drop from 20/min to 5/min: request served"
+    )
+    assert (minute, resolved.raw["current_rate"]) == (118, 15)
+
+
+def test_a_line_silent_past_the_horizon_is_taken_as_the_new_normal() -> None:
+    watcher = LogWatcher(WATCH, SETTINGS)
+    watcher.take(_served(T0, 60), EventContext("default", T0 + timedelta(minutes=60)))
+    events = _passes(watcher, [], range(61, 140))
+    assert [(m, e.status.value) for m, e in events] == [(63, "firing"), (124, "resolved")]
+    assert events[1][1].title.startswith(
+        "checkout logs: quiet since 2026-11-21 12:59:57Z, now taken as normal (was 20/min): "
+    )
+
+
+def test_no_fall_from_short_gaps_rare_lines_errors_or_reads_that_stopped_short() -> None:
+    watcher = LogWatcher(WATCH, SETTINGS)
+    lines = _served(T0, 60)
+    lines += [LogLine(T0 + timedelta(seconds=150 * i), "cache refreshed") for i in range(24)]
+    lines += [
+        LogLine(T0 + timedelta(seconds=4 * i), f"ERROR upstream timeout id={i}") for i in range(900)
+    ]
+    watcher.take(lines, EventContext("default", T0 + timedelta(minutes=60)))
+    # A two-minute gap of requests; a rare line (every 2.5 min) and errors stop for good.
+    gap = _served(T0 + timedelta(minutes=62), 10)
+    assert _passes(watcher, gap, range(61, 72)) == []
+    # Requests stop, but the reads did not reach the end of the log: nothing said.
+    assert _passes(watcher, [], range(72, 80), caught_up=False) == []
+    ((_, raised),) = _passes(watcher, [], range(80, 81))
+    assert raised.raw["template"].startswith("request served")
+
+
+def test_a_raised_fall_survives_a_restart() -> None:
+    watcher = LogWatcher(WATCH, SETTINGS)
+    watcher.take(_served(T0, 60), EventContext("default", T0 + timedelta(minutes=60)))
+    assert len(_passes(watcher, [], range(61, 65))) == 1
+    restored = LogWatcher(WATCH, SETTINGS)
+    restored.restore({watcher.key: watcher.row()})
+    assert restored.raised == watcher.raised
+    assert _passes(restored, [], range(65, 90)) == []
+
+
+def test_a_heartbeat_that_stops_is_raised_once_ten_beats_are_missing() -> None:
+    watcher = LogWatcher(WATCH, SETTINGS)
+    beats = [LogLine(T0 + timedelta(seconds=60 * i + 5), "heartbeat ok") for i in range(60)]
+    watcher.take(beats, EventContext("default", T0 + timedelta(minutes=60)))
+    ((minute, raised),) = _passes(watcher, [], range(61, 80))
+    assert minute == 70
+    assert raised.title.startswith("checkout logs: rate dropped to 0/min from 1.01/min: heartbeat")
+
+
+def test_a_rate_that_settles_lower_is_the_new_normal_an_hour_after_the_drop() -> None:
+    watcher = LogWatcher(WATCH, SETTINGS)
+    watcher.take(_served(T0, 60), EventContext("default", T0 + timedelta(minutes=60)))
+    lower = _served(T0 + timedelta(minutes=60), 100, per_minute=4)  # a fifth of the traffic
+    events = _passes(watcher, lower, range(61, 160))
+    assert [(m, e.status.value) for m, e in events] == [(64, "firing"), (129, "resolved")]
+    assert events[1][1].title.startswith(
+        "checkout logs: settled at 4/min, now taken as normal (was 20/min): request served"
+    )
+    assert watcher.recovered == {}  # not a return: a later rise is a rise
+
+
+def test_a_surge_then_a_stop_are_two_alarms() -> None:
+    watcher = LogWatcher(WATCH, SETTINGS)
+    watcher.take(_served(T0, 60), EventContext("default", T0 + timedelta(minutes=60)))
+    surge = _served(T0 + timedelta(minutes=60), 5, per_minute=100)
+    events = [
+        (m, e.status.value, e.labels.get("log_signal"))
+        for m, e in _passes(watcher, surge, range(61, 90))
+    ]
+    assert events == [(63, "firing", None), (67, "resolved", None), (69, "firing", "drop")]

@@ -63,6 +63,8 @@ async def _passes(runtime: Runtime, clock: FakeClock, until: int) -> list[PassRe
     for k in range(60, until, 7):
         clock.set(_at(k))
         reports.append(await detection.run_once(clock.now()))
+    # Events go through the intake; this runtime runs no background processing loop.
+    await runtime.processor.drain()
     return reports
 
 
@@ -215,3 +217,93 @@ async def test_log_file_watch_reads_from_its_offset(
     clock.advance(timedelta(seconds=30))
     (failure,) = (await detection.run_once(clock.now())).failures
     assert "checkout.log" in failure
+
+
+def _query_starts(prometheus: FakeTelemetryServer) -> list[float]:
+    return [float(p["start"]) for path, p in prometheus.requests if path == "/api/v1/query_range"]
+
+
+async def test_only_the_lease_holder_runs_passes_and_a_successor_continues(
+    make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    clock.set(_at(60))
+    first = await make_runtime(detection=_settings(prometheus.url))
+    second = await make_runtime(detection=_settings(prometheus.url))
+    assert first.detection is not None
+    assert second.detection is not None
+    assert (await first.detection.run_once(clock.now())).skipped is None
+    reads = len(_query_starts(prometheus))
+    skipped = await second.detection.run_once(clock.now())
+    holder = first.detection.lease.holder
+    assert skipped.skipped == (
+        f"detection lease of tenant 'default' is held by {holder}"
+        f" until {clock.now() + timedelta(seconds=180):%Y-%m-%d %H:%M:%S}Z"
+    )
+    assert (skipped.events, len(_query_starts(prometheus))) == ([], reads)  # nothing read
+    # The holder stops cleanly (releases): the other takes over at once, from the saved
+    # cursor, and raises what the first would have raised, once.
+    clock.set(_at(67))
+    await first.detection.lease.release(clock.now())
+    reports = []
+    for k in range(67, POINTS, 7):
+        clock.set(_at(k))
+        reports.append(await second.detection.run_once(clock.now()))
+        assert (await first.detection.run_once(clock.now())).skipped is not None
+    assert all(r.skipped is None for r in reports)
+    assert _query_starts(prometheus)[reads] == pytest.approx(_at(60).timestamp() + STEP)
+    assert [(e.status.value, e.ts) for e in _events(reports)][:1] == [("firing", _at(ANOMALY_AT))]
+
+
+async def test_a_holder_gone_silent_is_taken_over_after_expiry(
+    make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    clock.set(_at(60))
+    first = await make_runtime(detection=_settings(prometheus.url))
+    second = await make_runtime(detection=_settings(prometheus.url))
+    assert first.detection is not None
+    assert second.detection is not None
+    await first.detection.run_once(clock.now())
+    clock.set(_at(60) + timedelta(seconds=179))
+    assert (await second.detection.run_once(clock.now())).skipped is not None
+    clock.set(_at(60) + timedelta(seconds=180))
+    assert (await second.detection.run_once(clock.now())).skipped is None
+    assert (await first.detection.run_once(clock.now())).skipped is not None
+
+
+class _SlowSink:
+    """A sink during whose call another process takes the lease (the holder paused)."""
+
+    def __init__(self, runtime: Runtime, clock: FakeClock, rival: DetectionService) -> None:
+        self.runtime, self.clock, self.rival = runtime, clock, rival
+
+    async def process_events(self, events: list[Event]) -> object:
+        self.clock.advance(timedelta(seconds=200))
+        assert (await self.rival.run_once(self.clock.now())).skipped is None
+        return await self.runtime.processor.process_events(events)
+
+
+async def test_a_pass_that_lost_the_lease_midway_is_not_saved(
+    make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    clock.set(_at(ANOMALY_AT + 1))
+    runtime = await make_runtime(detection=_settings(prometheus.url, lookback=1800))
+    rival = await make_runtime(detection=_settings(prometheus.url, lookback=1800))
+    assert rival.detection is not None
+    slow = DetectionService.build(
+        runtime.settings,
+        db=runtime.db,
+        clock=clock,
+        sink=_SlowSink(runtime, clock, rival.detection),
+    )
+    assert slow is not None
+    try:
+        report = await slow.run_once(clock.now())
+    finally:
+        await slow.aclose()
+    assert [e.status.value for e in report.events] == ["firing"]
+    assert report.skipped is not None
+    assert "was taken by another process" in report.skipped
+    async with runtime.db.session() as session:
+        query = sa.select(detector_states.c.updated_at).where(detector_states.c.kind == "cursor")
+        (saved_at,) = (await session.execute(query)).scalars()
+    assert saved_at == clock.now()  # the rival's pass, not the slow one's

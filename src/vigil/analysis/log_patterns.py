@@ -7,7 +7,8 @@ Counts are kept under the template a line had when it was observed; when the min
 learns that a word position is a variable, :meth:`LogPatternDetector.signals` merges the
 counts of the templates that now share a key, so a template becoming more general is
 never mistaken for a new one. Each signal carries the template, its baseline and window
-rates, their ratio, the error category and a few example lines from the window. Pure:
+rates, their ratio, the error category and a few example lines from the window (for a
+template that went quiet, its latest lines and when the last one was seen). Pure:
 time is passed in; the detection service turns signals into Events.
 """
 
@@ -69,6 +70,8 @@ class LogSignal(BaseModel):
     p_value: float
     first_seen: datetime
     examples: tuple[str, ...]
+    last_seen: datetime | None = None  # of the latest example line
+    as_of: datetime | None = None  # when the signal was computed
 
 
 class SourceState(BaseModel):
@@ -134,6 +137,15 @@ class LogPatternDetector:
                 found.append(self._signal(service, source, shift, (groups, templates), moment))
         return sorted(found, key=lambda s: (s.p_value, s.service, s.template_key))
 
+    def window_rate(self, service: str, template_key: str, now: datetime) -> float | None:
+        """Lines per minute of a template in the window at ``now``, or None when it is no
+        longer counted (silent for the whole baseline horizon) or not known."""
+        source = self._sources.get(service)
+        if source is None:
+            return None
+        groups, _ = self._groups(source)
+        return source.rates.window_rate(groups.get(template_key, []), _seconds(now))
+
     def snapshot(self) -> DetectorState:
         """Everything learnt and counted, as plain data (safe to store and load back)."""
         sources = {
@@ -196,6 +208,7 @@ class LogPatternDetector:
         # The window's own lines; for a template that went quiet, its latest lines.
         recent = [(m, line) for m, line in kept if window_start <= m <= now] or kept
         examples = tuple(line for _, line in recent[-self.settings.examples :]) if recent else ()
+        last_seen = datetime.fromtimestamp(kept[-1][0], tz=UTC) if kept else None
         template = templates[shift.key]
         category = categorise(template)
         if category is ErrorCategory.NONE and examples:
@@ -214,4 +227,6 @@ class LogPatternDetector:
             p_value=shift.p_value,
             first_seen=datetime.fromtimestamp(shift.first_seen, tz=UTC),
             examples=examples,
+            last_seen=last_seen,
+            as_of=datetime.fromtimestamp(now, tz=UTC),
         )

@@ -8,12 +8,36 @@ The window is the last ``window_buckets`` buckets up to ``now`` (the current buc
 counted for the part of it that has elapsed); the baseline is the ``baseline_buckets``
 before it. The baseline rate is a winsorised mean of its per-bucket counts (the largest
 bucket is capped at the second largest, so one burst does not raise it) plus a
-pseudo-count, so a template seen once an hour has a small but non-zero rate. A shift is
-reported when the window count is unlikely under a Poisson law with the baseline rate
-(``p <= max_p_value``), differs from the expected count by at least ``min_ratio``, and is
-backed by at least ``min_count`` lines (observed for a rise, expected for a fall). A
-template whose first line falls in the window, once the source has a baseline of
-``min_baseline_buckets``, is reported as new. Pure: time is passed in, as epoch seconds.
+pseudo-count, so a template seen once an hour has a small but non-zero rate. A template
+whose first line falls in the window, once the source has a baseline of
+``min_baseline_buckets``, is reported as new.
+
+A rise is reported when the window count is unlikely under a Poisson law with the
+baseline rate (``p <= max_p_value``), is at least ``min_ratio`` times the expected count
+and is backed by at least ``min_count`` lines.
+
+A fall (the template collapsing, e.g. a steady "request served" line stopping) is held to
+more, because silence is cheap to come by: a template that is rare, logs in batches or was
+already quiet for a while goes silent for minutes without anything being wrong. A fall is
+measured from where the quiet began: quiet buckets at the end of the baseline (at most
+``1 / min_ratio`` of its rate) join the window, and the baseline is the stretch before
+them. It is reported only when all of these hold:
+
+- that baseline is at least ``drop_min_baseline_buckets`` long (half an hour by default;
+  so a fall is reported within the first half hour of the quiet, or not at all);
+- the template is steady: present in at least ``drop_min_presence`` of the baseline
+  buckets (80%: a template logging less than about once a minute, or in batches, never
+  qualifies; random traffic needs about 2 lines a minute to);
+- at least ``drop_min_expected`` lines were expected over the quiet stretch (10: five
+  minutes of a template at 2 lines a minute, ten of a once-a-minute heartbeat);
+- the window rate is at most ``1 / min_ratio`` of the baseline rate, so the template must
+  have been quiet for about two thirds of the window (some 3 minutes by default) before
+  it is reported, and the Poisson lower tail is ``p <= max_p_value``;
+- the baseline was never that quiet: its quietest window-long stretch had a rate above
+  ``min_ratio`` times the window's (a template that paused like this before is not
+  reported for pausing again; this also absorbs counts more bursty than Poisson).
+
+Pure: time is passed in, as epoch seconds.
 """
 
 from __future__ import annotations
@@ -46,6 +70,10 @@ class RateSettings(BaseModel):
     max_p_value: float = Field(default=1e-3, gt=0, lt=1)
     prior_count: float = Field(default=0.5, ge=0)
     max_templates: int = Field(default=5000, ge=1)
+    # A fall of the rate (see the module docstring): steady templates with enough lines only.
+    drop_min_baseline_buckets: int = Field(default=30, ge=1)
+    drop_min_presence: float = Field(default=0.8, gt=0, le=1)
+    drop_min_expected: float = Field(default=10.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +150,17 @@ class RateTracker:
                 found.append(shift)
         return found
 
+    def window_rate(self, keys: Sequence[str], now: float) -> float | None:
+        """Lines per minute of ``keys`` together in the window at ``now``, or None when
+        none of them had a line within the horizon (window and baseline) before ``now``."""
+        s = self.settings
+        first, last, seconds = self._window(now)
+        oldest = last - s.window_buckets - s.baseline_buckets
+        buckets = [(b, c) for k in keys for b, c in self._counts.get(k, {}).items() if b > oldest]
+        if not buckets:
+            return None
+        return sum(c for b, c in buckets if first <= b <= last) / seconds * 60.0
+
     def snapshot(self) -> RateState:
         """Everything counted, as plain data."""
         counts = {k: dict(v) for k, v in self._counts.items()}
@@ -143,9 +182,7 @@ class RateTracker:
         if not keys or self._start is None:
             return None
         s = self.settings
-        now_bucket = self.bucket(now)
-        window_first = now_bucket - s.window_buckets + 1
-        window_seconds = max(now - window_first * s.bucket_seconds, 1.0)
+        window_first, now_bucket, window_seconds = self._window(now)
         baseline_first = max(window_first - s.baseline_buckets, self._start)
         span = window_first - baseline_first
         if span < s.min_baseline_buckets:
@@ -160,6 +197,12 @@ class RateTracker:
                     per_bucket[bucket - baseline_first] += count
         first = min(self._first[k] for k in keys)
         return _test(name, _Observed(per_bucket, window_count, window_seconds, first), s)
+
+    def _window(self, now: float) -> tuple[int, int, float]:
+        """First and last bucket of the window at ``now``, and the seconds it covers."""
+        now_bucket = self.bucket(now)
+        first = now_bucket - self.settings.window_buckets + 1
+        return first, now_bucket, max(now - first * self.settings.bucket_seconds, 1.0)
 
     def _prune(self) -> None:
         """Forget buckets before the baseline of the newest bucket, and silent templates."""
@@ -190,38 +233,70 @@ class _Observed:
     first_seen: float
 
 
-def _test(name: str, seen: _Observed, s: RateSettings) -> RateShift | None:
-    """The Poisson test of the window count against the winsorised baseline rate."""
-    counts = seen.per_bucket
-    baseline_total = float(counts.sum())
+def _rate(counts: np.ndarray, s: RateSettings) -> float:
+    """Lines per second of a baseline: its winsorised mean plus the pseudo-count."""
     # The largest bucket is capped at the second largest: one burst cannot raise the rate,
     # while a template that comes in regular batches keeps its batches.
     cap = float(np.sort(counts)[-2]) if counts.size >= 2 else float(counts.max())
-    rate = (float(np.minimum(counts, cap).sum()) + s.prior_count) / (counts.size * s.bucket_seconds)
-    expected = rate * seen.window_seconds
-    k = seen.window_count
-    window_rate = k / seen.window_seconds
-    ratio = window_rate / rate if rate > 0 else math.inf
-    kind: ShiftKind | None = None
-    p_value = 1.0
-    if baseline_total == 0:
-        if k > 0:
-            kind, p_value = "new", float(stats.poisson.sf(k - 1, expected))
-    elif k >= s.min_count and ratio >= s.min_ratio:
-        kind, p_value = "increase", float(stats.poisson.sf(k - 1, expected))
-    elif expected >= s.min_count and ratio <= 1.0 / s.min_ratio:
-        kind, p_value = "decrease", float(stats.poisson.cdf(k, expected))
-    if kind is None or (kind != "new" and p_value > s.max_p_value):
-        return None
+    return (float(np.minimum(counts, cap).sum()) + s.prior_count) / (counts.size * s.bucket_seconds)
+
+
+def _shift(name: str, kind: ShiftKind, seen: _Observed, rate: float, p_value: float) -> RateShift:
+    window_rate = seen.window_count / seen.window_seconds
     per_minute = 60.0
     return RateShift(
         key=name,
         kind=kind,
         baseline_rate=rate * per_minute,
         window_rate=window_rate * per_minute,
-        ratio=ratio,
-        window_count=k,
-        expected_count=expected,
+        ratio=window_rate / rate if rate > 0 else math.inf,
+        window_count=seen.window_count,
+        expected_count=rate * seen.window_seconds,
         p_value=p_value,
         first_seen=seen.first_seen,
     )
+
+
+def _test(name: str, seen: _Observed, s: RateSettings) -> RateShift | None:
+    """The Poisson test of the window count against the winsorised baseline rate."""
+    counts = seen.per_bucket
+    rate = _rate(counts, s)
+    expected = rate * seen.window_seconds
+    k = seen.window_count
+    if float(counts.sum()) == 0:
+        if k == 0:
+            return None
+        return _shift(name, "new", seen, rate, float(stats.poisson.sf(k - 1, expected)))
+    if k >= s.min_count and k >= s.min_ratio * expected:
+        p_value = float(stats.poisson.sf(k - 1, expected))
+        return _shift(name, "increase", seen, rate, p_value) if p_value <= s.max_p_value else None
+    return _fall(name, seen, rate, s)
+
+
+def _fall(name: str, seen: _Observed, rate: float, s: RateSettings) -> RateShift | None:
+    """A fall of a steady template (the rule of the module docstring), measured from where
+    the quiet began: quiet buckets at the end of the baseline join the window, so the
+    baseline is the time before the fall (and a quiet stretch that outlasted the window is
+    not taken for an earlier pause)."""
+    counts = seen.per_bucket
+    quiet = rate * s.bucket_seconds / s.min_ratio  # a quiet bucket has at most this many
+    run = 0
+    while run < counts.size and counts[counts.size - 1 - run] <= quiet:
+        run += 1
+    before = counts[: counts.size - run]
+    if before.size < max(s.drop_min_baseline_buckets, s.window_buckets):
+        return None
+    k = seen.window_count + int(counts[counts.size - run :].sum())
+    fallen = _Observed(before, k, seen.window_seconds + run * s.bucket_seconds, seen.first_seen)
+    rate = _rate(before, s)
+    expected = rate * fallen.window_seconds
+    window_rate = k / fallen.window_seconds
+    if expected < s.drop_min_expected or window_rate * s.min_ratio > rate:
+        return None
+    if np.count_nonzero(before) < s.drop_min_presence * before.size:
+        return None
+    stretches = np.convolve(before, np.ones(s.window_buckets), mode="valid")
+    if float(stretches.min()) / (s.window_buckets * s.bucket_seconds) <= s.min_ratio * window_rate:
+        return None  # it paused like this before
+    p_value = float(stats.poisson.cdf(k, expected))
+    return _shift(name, "decrease", fallen, rate, p_value) if p_value <= s.max_p_value else None

@@ -18,6 +18,7 @@ from vigil.platform.detection_settings import MetricWatch
 
 __all__ = [
     "DETECTOR_SOURCE",
+    "RECOVERED_SHARE",
     "EventContext",
     "forecast_event",
     "log_event",
@@ -26,6 +27,8 @@ __all__ = [
 ]
 
 DETECTOR_SOURCE = "vigil.detector"
+# A raised log drop is over once its template is back to this share of its earlier rate.
+RECOVERED_SHARE = 0.5
 _ENTITY_LABELS = ("cluster", "namespace", "pod", "host", "container", "instance", "region")
 
 
@@ -199,31 +202,75 @@ def forecast_event(
 
 
 def log_severity(signal: LogSignal) -> Severity:
-    """A new or surging error pattern is an error; a quieter template is information."""
+    """A new or surging error pattern is an error, any other new or surging pattern a
+    warning; a steady line that stopped (e.g. requests no longer served) is a warning."""
     if signal.kind == "rate_decrease":
-        return Severity.INFO
+        return Severity.WARNING
     erroneous = signal.category.value != "none"
     return Severity.ERROR if erroneous else Severity.WARNING
 
 
-def log_event(watch_key: str, signal: LogSignal, ctx: EventContext, *, firing: bool) -> Event:
-    """A log pattern that appeared or changed rate (firing), or that calmed down."""
-    if signal.kind == "new_template":
+def _rate(per_minute: float) -> str:
+    return f"{per_minute:.3g}/min"
+
+
+def _drop_text(signal: LogSignal, firing: bool, current_rate: float | None) -> tuple[str, str]:
+    """Title head and description of a fall of a template's rate, or of its end."""
+    before, after = _rate(signal.baseline_rate), _rate(signal.window_rate)
+    minutes = signal.expected_count / signal.baseline_rate if signal.baseline_rate else 0.0
+    last = f"{signal.last_seen:%Y-%m-%d %H:%M:%S}Z" if signal.last_seen else "unknown"
+    if firing:
+        head = f"rate dropped to {after} from {before}"
+    elif current_rate is None:
+        head = f"quiet since {last}, now taken as normal (was {before})"
+    elif current_rate >= RECOVERED_SHARE * signal.baseline_rate:
+        head = f"rate back to {_rate(current_rate)} after a drop from {before} to {after}"
+    else:
+        head = f"settled at {_rate(current_rate)}, now taken as normal (was {before})"
+    description = (
+        f"Log lines of this template fell from {before} (baseline) to {after} over the last"
+        f" {minutes:.3g} min: {signal.window_count} line(s) where about"
+        f" {signal.expected_count:.3g} were expected (Poisson p = {signal.p_value:.2g})."
+        f" Last seen at {last}; latest line(s):"
+    )
+    return head, "\n".join([description, *signal.examples])
+
+
+def log_event(
+    watch_key: str,
+    signal: LogSignal,
+    ctx: EventContext,
+    *,
+    firing: bool,
+    current_rate: float | None = None,
+) -> Event:
+    """A log pattern that appeared or changed rate (firing), or that calmed down. For the
+    end of a drop, `current_rate` (lines per minute) says whether it came back or settled
+    lower; None that it stayed silent until no longer counted."""
+    labels = {"service": signal.service, "template_key": signal.template_key[:255]}
+    description = "\n".join(signal.examples)
+    if signal.kind == "rate_decrease":
+        # Its own alarm: a template can surge, recover, then fall.
+        labels["log_signal"] = "drop"
+        head, description = _drop_text(signal, firing, current_rate)
+    elif signal.kind == "new_template":
         change = f"new pattern ({signal.window_count} lines)"
+        head = change if firing else f"back to normal after {change}"
     else:
         change = (
-            f"rate {signal.window_rate:.3g}/min vs {signal.baseline_rate:.3g}/min"
+            f"rate {_rate(signal.window_rate)} vs {_rate(signal.baseline_rate)}"
             f" ({signal.ratio:.3g}x)"
         )
-    head = change if firing else f"back to normal after {change}"
+        head = change if firing else f"back to normal after {change}"
     title = f"{signal.service} logs: {head}: {signal.template[:300]}"
     evidence = {"detector": "log_pattern", "watch": watch_key, **signal.model_dump(mode="json")}
-    labels = {"service": signal.service, "template_key": signal.template_key[:255]}
+    if current_rate is not None:
+        evidence["current_rate"] = _num(current_rate)
     fields = {
         "entity": Entity(service=signal.service[:255]),
         "severity": log_severity(signal) if firing else Severity.INFO,
         "title": title[:1024],
-        "description": "\n".join(signal.examples),
+        "description": description,
         "labels": _labels(labels, "log_pattern", watch_key[:255]),
         "raw": evidence,
     }

@@ -1,8 +1,17 @@
 """One log watch: where to read next (file offset or Loki time), its log pattern detector,
 the patterns currently raised, and the state row to save. No I/O.
 
-New templates and rate increases are raised; a raised pattern that no longer signals is
-resolved. Rate decreases are not raised (a quiet template is rarely a problem alone).
+New templates and rate increases are raised; a raised one that no longer signals is
+resolved. A fall of a steady template's rate (the rule is in `analysis/log_rates.py`) is
+raised too, unless the template is an error pattern (fewer errors is a recovery), and
+only when the read reached the end of what was written (a read that stopped short would
+look like lines going quiet). A raised fall stays raised while the template stays below
+half its rate before the fall, even once the quiet stretch becomes its baseline. It is
+resolved when the template is back to at least half that rate; when it has been silent
+so long that it is no longer counted; or when, a whole horizon (window and baseline) after
+it was raised, the lower rate no longer signals (it is then the new normal, as a metric's
+level shift is). Right after a template came back, its return is not raised as a rise
+against the quiet stretch in its baseline.
 """
 
 from __future__ import annotations
@@ -11,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from vigil.analysis.log_categories import ErrorCategory
 from vigil.analysis.log_patterns import DetectorState, LogPatternDetector, LogSignal
-from vigil.detection.alarms import EventContext, log_event
+from vigil.detection.alarms import RECOVERED_SHARE, EventContext, log_event
 from vigil.detection.state import StateRow
 from vigil.events import Event
 from vigil.platform.detection_settings import DetectionSettings, LogWatch
@@ -21,7 +31,11 @@ from vigil.telemetry.loki import to_ns
 
 __all__ = ["LogWatcher"]
 
-_RAISED = frozenset({"new_template", "rate_increase"})
+_DROP = "rate_decrease"
+
+
+def _is_drop(saved: dict[str, Any]) -> bool:
+    return saved.get("kind") == _DROP
 
 
 @dataclass
@@ -34,6 +48,8 @@ class LogWatcher:
     file_cursor: FileCursor = field(default_factory=FileCursor)
     loki_start_ns: int | None = None
     raised: dict[str, dict[str, Any]] = field(default_factory=dict)  # template key -> signal
+    # Templates back from a fall: key -> [rate before the fall, until when (epoch s)].
+    recovered: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -46,21 +62,101 @@ class LogWatcher:
         start = self.loki_start_ns if self.loki_start_ns is not None else to_ns(now - lookback)
         return start, max(start, end)
 
-    def take(self, lines: list[LogLine], ctx: EventContext) -> list[Event]:
-        """Observe the new lines, then raise and resolve patterns as of `ctx.now`."""
+    def take(
+        self,
+        lines: list[LogLine],
+        ctx: EventContext,
+        *,
+        caught_up: bool = True,
+        until: datetime | None = None,
+    ) -> list[Event]:
+        """Observe the new lines, then raise and resolve patterns as of `until` (the time up
+        to which the store is complete; default the pass). `caught_up`: the read reached
+        the end of what was written, so silence in it means silence."""
         for line in lines:
             text = line.line.replace("\x00", "")  # Postgres JSON refuses NUL characters
             self.detector.observe(line.ts or ctx.now, text, self.watch.service)
-        signals = {s.template_key: s for s in self.detector.signals(ctx.now) if s.kind in _RAISED}
+        at = min(until or ctx.now, ctx.now)
+        self._forget_recoveries(at)
+        signals = {
+            s.template_key: s
+            for s in self.detector.signals(at)
+            if s.kind != _DROP or (caught_up and s.category is ErrorCategory.NONE)
+        }
         events: list[Event] = []
         for key, signal in signals.items():
-            if key not in self.raised:
-                self.raised[key] = signal.model_dump(mode="json")
-                events.append(log_event(self.watch.key, signal, ctx, firing=True))
+            saved = self.raised.get(key)
+            if saved is not None and _is_drop(saved) and signal.kind != _DROP:
+                # A raised drop whose template rises again: that is its return under way,
+                # judged like any end of a drop (and the rise is not raised on its own).
+                events.extend(self._calmed(key, ctx, at, caught_up))
+                if key in self.raised:
+                    continue
+            events.extend(self._signalled(key, signal, ctx))
         for key in sorted(set(self.raised) - set(signals)):
-            signal = LogSignal.model_validate(self.raised.pop(key))
-            events.append(log_event(self.watch.key, signal, ctx, firing=False))
+            events.extend(self._calmed(key, ctx, at, caught_up))
         return events
+
+    def _signalled(self, key: str, signal: LogSignal, ctx: EventContext) -> list[Event]:
+        """Raise `signal` unless already raised; a raised rise that now falls ends first."""
+        saved = self.raised.get(key)
+        falling = signal.kind == _DROP
+        if saved is not None and _is_drop(saved) == falling:
+            return []
+        events = []
+        if saved is not None:
+            events.append(self._resolve(key, ctx, ctx.now, None))
+        if signal.kind == "rate_increase" and self._returning(key, signal):
+            return events
+        self.raised[key] = signal.model_dump(mode="json")
+        events.append(log_event(self.watch.key, signal, ctx, firing=True))
+        return events
+
+    def _returning(self, key: str, signal: LogSignal) -> bool:
+        """Back from a fall: a rise against the quiet stretch is the return, not a surge,
+        unless it goes beyond what was normal before the fall."""
+        back = self.recovered.get(key)
+        limit = self.detector.settings.rates.min_ratio
+        return back is not None and signal.window_rate <= back[0] * limit
+
+    def _calmed(self, key: str, ctx: EventContext, at: datetime, caught_up: bool) -> list[Event]:
+        """A raised pattern that no longer signals: resolved, unless a fall is still quiet."""
+        if not _is_drop(self.raised[key]):
+            return [self._resolve(key, ctx, at, None)]
+        if not caught_up:
+            return []
+        saved = LogSignal.model_validate(self.raised[key])
+        rate = self.detector.window_rate(self.watch.service, key, at)
+        low = rate is not None and rate < RECOVERED_SHARE * saved.baseline_rate
+        if low and not self._settled(saved, at):
+            return []
+        return [self._resolve(key, ctx, at, rate)]
+
+    def _horizon(self) -> timedelta:
+        rates = self.detector.settings.rates
+        return timedelta(
+            seconds=(rates.window_buckets + rates.baseline_buckets) * rates.bucket_seconds
+        )
+
+    def _settled(self, saved: LogSignal, at: datetime) -> bool:
+        """A whole horizon after it was raised, the baseline is all after the fall: a lower
+        rate that no longer signals is the new normal."""
+        return saved.as_of is not None and at - saved.as_of >= self._horizon()
+
+    def _resolve(self, key: str, ctx: EventContext, at: datetime, rate: float | None) -> Event:
+        """The resolved event of a raised pattern (for a fall, `rate` says how it ended)."""
+        signal = LogSignal.model_validate(self.raised.pop(key))
+        if signal.kind != _DROP:
+            return log_event(self.watch.key, signal, ctx, firing=False)
+        if rate is not None and rate >= RECOVERED_SHARE * signal.baseline_rate:
+            until = at + self._horizon()
+            self.recovered[key] = [signal.baseline_rate, until.timestamp()]
+        return log_event(self.watch.key, signal, ctx, firing=False, current_rate=rate)
+
+    def _forget_recoveries(self, at: datetime) -> None:
+        """Once the quiet stretch has left the baseline, a rise is a rise again."""
+        moment = at.timestamp()
+        self.recovered = {k: v for k, v in self.recovered.items() if v[1] > moment}
 
     def row(self) -> StateRow:
         state = {
@@ -68,6 +164,7 @@ class LogWatcher:
             "file_cursor": {"inode": self.file_cursor.inode, "offset": self.file_cursor.offset},
             "loki_start_ns": self.loki_start_ns,
             "raised": self.raised,
+            "recovered": self.recovered,
         }
         return StateRow(self.key, "log", self.watch.service, {"service": self.watch.service}, state)
 
@@ -80,3 +177,5 @@ class LogWatcher:
         self.file_cursor = FileCursor(**state.get("file_cursor", {}))
         self.loki_start_ns = state.get("loki_start_ns")
         self.raised = dict(state.get("raised") or {})
+        recovered = state.get("recovered") or {}
+        self.recovered = {k: [float(v[0]), float(v[1])] for k, v in recovered.items()}

@@ -1,6 +1,8 @@
 """The detection service: each pass reads every watched series and log since the last
 pass, runs the detectors, sends what they found through the pipeline as Events and saves
-the detectors' state; `run` repeats that on the schedule."""
+the detectors' state; `run` repeats that on the schedule. Only the holder of the tenant's
+detection lease runs a pass (`lease.py`), so several processes on one database do not
+detect twice or overwrite each other's state."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 from vigil.analysis.forecast import CapacityForecast
 from vigil.detection.alarms import EventContext
 from vigil.detection.forecasting import CapacityForecaster
+from vigil.detection.lease import LeaseKeeper, LeaseLostError, process_holder
 from vigil.detection.log_watch import LogWatcher
 from vigil.detection.metric_watch import MetricWatcher, SeriesMiss
 from vigil.detection.state import StateRow, load_states, save_states
@@ -23,7 +27,7 @@ from vigil.platform.clock import Clock
 from vigil.platform.db import Database
 from vigil.platform.detection_settings import DetectionSettings
 from vigil.platform.settings import Settings
-from vigil.telemetry.logfiles import tail_file
+from vigil.telemetry.logfiles import FileChunk, FileCursor, tail_file
 from vigil.telemetry.loki import LokiClient
 from vigil.telemetry.prometheus import PrometheusClient
 
@@ -31,10 +35,15 @@ __all__ = ["DetectionService", "EventSink", "PassReport", "TelemetryClients"]
 
 log = logging.getLogger(__name__)
 
+# Unread bytes past a file's new offset that still count as caught up (a line being
+# written); more means the read stopped short of a backlog.
+_CAUGHT_UP_BYTES = 64 << 10
+
 
 class EventSink(Protocol):
-    """Where found events go: the pipeline's processor (validate ... correlate, commit).
-    Must be idempotent on `ingest_id`, so a pass repeated after a crash adds nothing."""
+    """Where found events go: the runtime's intake (`DetectorIntake`, the path every alert
+    takes) or the pipeline's processor itself. Returns once the events are durable; must
+    be idempotent on `ingest_id`, so a pass repeated after a crash adds nothing."""
 
     async def process_events(self, events: list[Event]) -> object: ...
 
@@ -55,18 +64,20 @@ class TelemetryClients:
 @dataclass
 class PassReport:
     """What one pass did: events sent, reads that failed (with the exact query), anomalies
-    a gate held back, and why forecasting was skipped if it was."""
+    a gate held back, why forecasting was skipped if it was, and why the pass did not run
+    (`skipped`: another process holds the detection lease) or was not saved."""
 
     at: datetime
     events: list[Event] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     held_back: list[SeriesMiss] = field(default_factory=list)
     forecast_skipped: str | None = None
+    skipped: str | None = None
 
 
 class DetectionService:
     """Runs the configured watches; one instance per process (it keeps state in memory
-    between passes and saves it after each)."""
+    between passes and saves it after each, while it holds the lease)."""
 
     def __init__(
         self,
@@ -76,6 +87,7 @@ class DetectionService:
         clock: Clock,
         sink: EventSink,
         clients: TelemetryClients,
+        holder: str | None = None,
     ) -> None:
         self.settings = settings
         self.tenant_id = settings.tenant or "default"
@@ -85,6 +97,9 @@ class DetectionService:
         self._forecaster = CapacityForecaster()
         self._loaded = False
         self._lock = asyncio.Lock()
+        ttl = timedelta(seconds=settings.lease_ttl_seconds)
+        self.lease = LeaseKeeper(db, self.tenant_id, holder or process_holder(), ttl)
+        self._skipping = False
 
     @classmethod
     def build(
@@ -106,6 +121,12 @@ class DetectionService:
         return cls(resolved, db=db, clock=clock, sink=sink, clients=clients)
 
     async def aclose(self) -> None:
+        """Release the lease (another process takes over at once) and close the clients."""
+        async with self._lock:
+            try:
+                await self.lease.release(self._clock.now())
+            except Exception as exc:  # it expires on its own; stopping must go on
+                log.warning("releasing the detection lease failed: %r", exc)
         await self._clients.aclose()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -122,8 +143,12 @@ class DetectionService:
                 await asyncio.wait_for(stop.wait(), timeout=self.settings.interval_seconds)
 
     async def run_once(self, now: datetime) -> PassReport:
-        """One pass at `now`: read, detect, send the events, save the state."""
+        """One pass at `now`: take or renew the lease, read, detect, send the events, save
+        the state. Without the lease nothing is read: the report says who holds it."""
         async with self._lock:
+            skipped = await self._hold_lease()
+            if skipped is not None:
+                return PassReport(at=now, skipped=skipped)
             if not self._loaded:
                 await self._load()
             report = PassReport(at=now)
@@ -138,12 +163,38 @@ class DetectionService:
                 if report.events:
                     await self._sink.process_events(report.events)
                 await self._save(now)
+            except LeaseLostError as exc:
+                # Another process took over mid-pass: its state wins; what this pass sent
+                # is folded in by ingest id and fingerprint like any repeat.
+                self._reset()
+                log.warning("detection pass not saved: %s", exc)
+                report.skipped = str(exc)
             except BaseException:
                 # Forget this pass: the next one reloads the saved state, reads the same
                 # stretch again and finds the same events (same ingest ids).
                 self._reset()
                 raise
             return report
+
+    async def _hold_lease(self) -> str | None:
+        """Take or renew the lease; why not, when another process holds it. Taking it
+        over (again) reloads the saved state, which the other holder moved on."""
+        lease, fresh = await self.lease.acquire(self._clock.now())
+        if lease.holder != self.lease.holder:
+            self._reset()
+            reason = (
+                f"detection lease of tenant {self.tenant_id!r} is held by {lease.holder}"
+                f" until {lease.expires_at:%Y-%m-%d %H:%M:%S}Z"
+            )
+            if not self._skipping:
+                log.info("%s; this process skips its passes until then", reason)
+            self._skipping = True
+            return reason
+        if fresh:
+            self._reset()
+            log.info("detection lease of tenant %r taken by %s", self.tenant_id, lease.holder)
+        self._skipping = False
+        return None
 
     def _reset(self) -> None:
         self._metrics = [MetricWatcher(w, self.settings) for w in self.settings.metrics]
@@ -163,6 +214,7 @@ class DetectionService:
         rows: list[StateRow] = [row for w in self._metrics for row in w.rows()]
         rows.extend(w.row() for w in self._logs)
         async with self._db.writing() as session:
+            await self.lease.confirm(session, self._clock.now())
             await save_states(session, self.tenant_id, rows, now)
             await session.commit()
 
@@ -207,12 +259,12 @@ class DetectionService:
     ) -> list[Event]:
         path, selector = watcher.watch.path, watcher.watch.loki_selector
         if path is not None:
-            chunk = await asyncio.to_thread(tail_file, path, watcher.file_cursor)
+            chunk, caught_up = await asyncio.to_thread(_tail, path, watcher.file_cursor)
             if chunk.failure is not None:
                 report.failures.append(chunk.failure)
                 return []
             watcher.file_cursor = chunk.cursor
-            return watcher.take(chunk.lines, ctx)
+            return watcher.take(chunk.lines, ctx, caught_up=caught_up)
         loki = self._clients.loki
         if selector is None or loki is None:
             return []
@@ -221,8 +273,22 @@ class DetectionService:
         if result.failure is not None:
             report.failures.append(result.failure.message())
         watcher.loki_start_ns = result.next_start_ns
-        return watcher.take(result.lines, ctx)
+        # Lines are complete up to the end of the window (the query delay is left out).
+        until = result.window.end
+        return watcher.take(result.lines, ctx, caught_up=result.ok and result.complete, until=until)
 
     def watch_names(self) -> Sequence[str]:
         """The configured watches, for status output."""
         return [w.watch.name for w in self._metrics] + [w.watch.key for w in self._logs]
+
+
+def _tail(path: Path, cursor: FileCursor) -> tuple[FileChunk, bool]:
+    """The next chunk of a log file, and whether it reached the end of what was written."""
+    chunk = tail_file(path, cursor)
+    if chunk.failure is not None:
+        return chunk, False
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return chunk, False
+    return chunk, size - chunk.cursor.offset < _CAUGHT_UP_BYTES

@@ -78,6 +78,10 @@ class DetectionSettings(_Model):
     forecast_history_seconds: float = Field(default=4 * 86400.0, gt=0)
     timeout_seconds: float = Field(default=10.0, gt=0)
     tenant: str | None = None  # default: the settings' default tenant
+    # How long a process's hold on the passes lasts unless renewed (each pass renews it);
+    # another process takes over this long after the holder stopped. Default: three
+    # intervals, at least a minute.
+    lease_seconds: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _unique_and_reachable(self) -> DetectionSettings:
@@ -93,3 +97,7 @@ class DetectionSettings(_Model):
     @property
     def enabled(self) -> bool:
         return bool(self.metrics or self.logs)
+
+    @property
+    def lease_ttl_seconds(self) -> float:
+        return self.lease_seconds or max(3 * self.interval_seconds, 60.0)

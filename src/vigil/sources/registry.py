@@ -39,10 +39,15 @@ class PluginLoadError(RuntimeError):
 
 
 class SourceRegistry:
-    """Name -> Source. Unknown names raise KeyError; names are lower-case."""
+    """Name -> Source. Unknown names raise KeyError; names are lower-case. `internal`
+    sources read what Vigil itself submits (its detectors' events): processing parses
+    them like any other, but no webhook may use them."""
 
-    def __init__(self, sources: Mapping[str, Source]) -> None:
-        self._sources = dict(sources)
+    def __init__(
+        self, sources: Mapping[str, Source], internal: Mapping[str, Source] | None = None
+    ) -> None:
+        self._sources = {**dict(internal or {}), **sources}
+        self._external = frozenset(sources)
 
     def get(self, name: str) -> Source:
         return self._sources[name]
@@ -51,7 +56,11 @@ class SourceRegistry:
         return name in self._sources
 
     def names(self) -> list[str]:
-        return sorted(self._sources)
+        """The sources webhooks may name."""
+        return sorted(self._external)
+
+    def external(self, name: str) -> bool:
+        return name in self._external
 
 
 def _load_entry_point(ep: EntryPoint) -> Source:
@@ -65,12 +74,18 @@ def _load_entry_point(ep: EntryPoint) -> Source:
     return source
 
 
-def load_sources(plugins: Iterable[EntryPoint] | None = None) -> SourceRegistry:
-    """Built-ins plus entry points; a plugin may not shadow a built-in name."""
+def load_sources(
+    plugins: Iterable[EntryPoint] | None = None, internal: Mapping[str, Source] | None = None
+) -> SourceRegistry:
+    """Built-ins plus entry points (a plugin may not shadow a built-in name), and the
+    composition root's `internal` sources."""
     sources: dict[str, Source] = {name: make() for name, make in BUILTIN_SOURCES.items()}
     eps = entry_points(group=ENTRY_POINT_GROUP) if plugins is None else plugins
     for ep in eps:
         if ep.name in sources:
             raise PluginLoadError(ep.name, ValueError("name clashes with a built-in source"))
         sources[ep.name] = _load_entry_point(ep)
-    return SourceRegistry(sources)
+    clash = sorted(set(internal or {}) & set(sources))
+    if clash:
+        raise ValueError(f"internal source {clash[0]!r} clashes with a webhook source")
+    return SourceRegistry(sources, internal)

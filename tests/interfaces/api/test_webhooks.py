@@ -117,6 +117,19 @@ async def test_unknown_source_is_404_with_dead_letter(
     )
 
 
+async def test_the_detectors_own_source_is_refused_as_a_webhook(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    # Otherwise anyone with a webhook credential could post fake detector findings.
+    body = b'{"events": []}'
+    response = await client.post("/api/v1/webhooks/vigil.detector", content=body)
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert "'vigil.detector' is Vigil's own" in error["problem"]
+    assert "vigil.detector" not in error["problem"].split("known:")[1]
+    assert [x.stage for x in await dead_letters(runtime)] == ["route"]
+
+
 async def test_oversized_body_is_413(make_runtime: MakeRuntime, make_client: MakeClient) -> None:
     runtime = await make_runtime(max_body_bytes=512)
     client = await make_client(runtime)

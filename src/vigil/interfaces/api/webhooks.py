@@ -50,12 +50,12 @@ async def receive(source: str, request: Request, runtime: RuntimeDep) -> Respons
     body = await _read_body(request, settings.max_body_bytes)
     headers = {k.lower(): v for k, v in request.headers.items()}
     if not verify(auth, headers, dict(request.query_params), body):
-        label = source if source in runtime.sources else "unknown"
+        label = source if runtime.sources.external(source) else "unknown"
         runtime.metrics.webhooks_rejected.labels(label, "unauthorized").inc()
         response = error_response(401, "missing or invalid credential for this source")
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
-    if source not in runtime.sources:
+    if not runtime.sources.external(source):
         return await _unknown_source(runtime, source, body, auth.tenant)
     try:
         result = await runtime.intake.accept(source, body, tenant_id=auth.tenant, headers=headers)
@@ -79,7 +79,10 @@ async def receive(source: str, request: Request, runtime: RuntimeDep) -> Respons
 async def _unknown_source(runtime: Runtime, source: str, body: bytes, tenant: str) -> Response:
     # Label "unknown", not the name: arbitrary names must not grow the metric's cardinality.
     runtime.metrics.webhooks_rejected.labels("unknown", "unknown_source").inc()
-    problem = f"unknown source {source!r}; known: {', '.join(runtime.sources.names())}"
+    known = ", ".join(runtime.sources.names())
+    problem = f"unknown source {source!r}; known: {known}"
+    if source in runtime.sources:
+        problem = f"source {source!r} is Vigil's own and not accepted as a webhook; known: {known}"
     letter = NewDeadLetter(
         tenant_id=tenant,
         source=source[:64],

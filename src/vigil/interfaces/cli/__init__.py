@@ -142,7 +142,7 @@ def ingest(
     """Ingest one payload file through the same pipeline as the webhook."""
 
     async def body(runtime: Runtime) -> None:
-        if source not in runtime.sources:
+        if not runtime.sources.external(source):
             console.print(f"[red]unknown source {source!r}[/]; known: {runtime.sources.names()}")
             raise typer.Exit(2)
         try:

@@ -49,12 +49,15 @@ def _print_report(report: PassReport, as_json: bool) -> None:
             "failures": report.failures,
             "held_back": [_miss(m) for m in report.held_back],
             "forecast_skipped": report.forecast_skipped,
+            "skipped": report.skipped,
         }
         print(json.dumps(body, indent=2))
         return
     console.print(
         f"detection pass at {report.at:%Y-%m-%d %H:%M:%S}Z: {len(report.events)} event(s)"
     )
+    if report.skipped:
+        console.print(f"  [yellow]skipped[/]: {escape(report.skipped)}")
     for event in report.events:
         mark = "[red]raised[/]" if event.status.value == "firing" else "[green]resolved[/]"
         console.print(f"  {mark} {event.severity.value:8} {escape(event.title)}")
@@ -76,6 +79,8 @@ async def _detect(runtime: Runtime, once: bool, as_json: bool) -> int:
     try:
         while True:
             report = await detection.run_once(runtime.clock.now())
+            if runtime.bus is None:  # embedded: the events are in intake; process them now
+                await runtime.processor.drain()
             _print_report(report, as_json)
             if once:
                 return 1 if report.failures else 0
