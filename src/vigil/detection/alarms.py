@@ -119,6 +119,7 @@ def _metric_evidence(
         "level_shift": finding.level_shift,
         "change_point": bool(s.level_shift),
         "new_extreme": bool(s.new_extreme),
+        "unusual_for_time": bool(s.unusual_for_time),
         "baseline": {
             "history": h.history,
             "volatility": _num(h.volatility),
