@@ -60,3 +60,19 @@ def test_edge_gap_blames_the_callee() -> None:
 def test_no_baseline_no_evidence() -> None:
     frame = make_metrics(_series("api", "cpu(%)", [20, 90]))
     assert metric_evidence(frame, T0 + timedelta(minutes=1)) == []
+
+
+def test_percentages_say_how_much_headroom_a_rise_took() -> None:
+    frame = make_metrics(
+        pd.concat(
+            [
+                _series("hog", "cpu(%)", [20, 21, 19, 20, 22, 20, 99, 100, 100]),
+                _series("busy", "cpu(%)", [1, 1.1, 0.9, 1, 1, 1, 8, 8, 8]),
+                _series("busy", "memory(Mi)", [200, 201, 199, 200, 200, 200, 260, 260, 260]),
+            ]
+        )
+    )
+    found = {(e.service, e.signal): e for e in metric_evidence(frame, BOUNDARY)}
+    assert found[("hog", "cpu(%)")].details["headroom_used"] > 0.95
+    assert 0.05 < found[("busy", "cpu(%)")].details["headroom_used"] < 0.1
+    assert "headroom_used" not in found[("busy", "memory(Mi)")].details

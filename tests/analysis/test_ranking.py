@@ -90,3 +90,46 @@ def test_scores() -> None:
     assert accuracy_at_k([], 1) == 0.0
     assert average_at_5(ranks) == (0.25 + 0.5 + 0.5 + 0.75 + 0.75) / 5
     assert kind_accuracy(["cpu", "return"], ["cpu", "exception"]) == 0.5
+
+
+def _metric(service: str, signal: str, strength: float, used: float) -> Evidence:
+    return Evidence(
+        id=f"{service}-{signal}",
+        service=service,
+        kind="metric_anomaly",
+        signal=signal,
+        strength=strength,
+        details={"headroom_used": used},
+    )
+
+
+def test_a_rise_that_leaves_headroom_is_weak_resource_evidence() -> None:
+    evidence = [
+        _metric("idle", "CpuUsageRate(%)", 30.0, 0.07),
+        _metric("hog", "CpuUsageRate(%)", 12.0, 1.0),
+    ]
+    causes = rank_services(evidence, set())
+    assert [c.service for c in causes] == ["hog", "idle"]
+    assert causes[0].kind == "cpu"
+
+
+def test_saturation_decides_the_kind() -> None:
+    saturated = [_metric("a", "CpuUsageRate(%)", 2.5, 1.05)]
+    # A modest rise in sigmas that hit the limit, at a service whose calls slowed: CPU.
+    assert classify(saturated, {"network": 3.0}) == "cpu"
+    # A rise that left most of the headroom is not a resource fault.
+    busy = [_metric("a", "CpuUsageRate(%)", 20.0, 0.3)]
+    assert classify(busy, {"cpu": 2.0, "code": 1.0}) == "exception"
+    assert classify(busy, {"cpu": 2.0}) == "exception"
+    # Without a percentage metric the scores alone decide, as before.
+    assert classify([], {"cpu": 2.0, "network": 3.0}) == "cpu"
+
+
+def test_links_that_did_not_slow_down_count_in_the_network_share() -> None:
+    evidence = [
+        _ev("user", "network_latency", "cancel->user", 12.0),
+        *[_ev("user", "network_latency", f"s{i}->user", 0.0, "down") for i in range(3)],
+        _ev("cart", "network_latency", "frontend->cart", 8.0),
+    ]
+    causes = {c.service: c.score for c in rank_services(evidence, set())}
+    assert causes["cart"] > causes["user"]

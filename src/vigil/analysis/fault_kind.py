@@ -21,6 +21,16 @@ go missing mean it carried on with a bad value and reported it itself (``return`
 going missing without any report of its own mean the path aborted (``exception``, which
 the framework turns into a failed response).
 
+Resource kinds need the resource to run out. When a percentage-of-limit metric tells
+(``headroom_used``, see :mod:`metric_evidence`), a rise that took at least
+``SATURATION`` of the headroom is exhaustion, and a service whose strongest local family
+is a timing one (an exhausted CPU slows every call into it) gets the resource kind even
+when the rise was modest in sigmas (a noisy baseline at 77 % that hits 100 %). A rise
+that leaves headroom is not a resource fault: it is dropped from the kind decision, and
+if nothing else is left the service is busy with a defect (``exception``: handling
+exceptions allocates and burns CPU). Without a percentage metric the rules below apply
+to the scores alone.
+
 Another rule sits on top: a saturated CPU or memory slows every call into the service
 too, so when the strongest family is a timing one (network, latency, cpu, memory) and resource
 evidence is at least ``RESOURCE_SHARE`` of the network evidence, the kind is the
@@ -35,6 +45,7 @@ import re
 from typing import Literal
 
 from vigil.analysis.evidence import Evidence
+from vigil.analysis.metric_evidence import HEADROOM_USED
 
 __all__ = ["FAULT_KINDS", "SYMPTOM", "FaultKind", "classify", "family_of"]
 
@@ -42,6 +53,10 @@ FaultKind = Literal["cpu", "memory", "network_delay", "exception", "return", "un
 FAULT_KINDS: tuple[FaultKind, ...] = ("cpu", "memory", "network_delay", "exception", "return")
 SYMPTOM = "symptom"
 RESOURCE_SHARE = 0.5
+# A resource counts as exhausted when a rise took more than half of its headroom.
+SATURATION = 0.5
+RESOURCES = ("cpu", "memory")
+_TIMING = frozenset({"cpu", "memory", "network", "latency"})
 # An error line counts as the service naming an exception from this strength on.
 NOTICE_SIGMA = 3.0
 MEMORY_DOMINANCE = 2.0
@@ -91,11 +106,28 @@ def _resource_kind(local: dict[str, float]) -> FaultKind | None:
     return "memory" if memory > MEMORY_DOMINANCE * cpu else "cpu"
 
 
+def _saturation(items: list[Evidence], family: str) -> bool | None:
+    """Whether a resource reached its limit (None: no percentage metric to tell)."""
+    shares = [
+        float(e.details[HEADROOM_USED])
+        for e in items
+        if family_of(e) == family and HEADROOM_USED in e.details
+    ]
+    return max(shares) >= SATURATION if shares else None
+
+
 def classify(items: list[Evidence], scores: dict[str, float]) -> FaultKind:
     """The fault kind implied by a service's family scores (see module docstring)."""
     local = {f: v for f, v in scores.items() if f != SYMPTOM and v > 0}
+    state = {f: _saturation(items, f) for f in RESOURCES}
+    busy = any(local.pop(f, 0.0) > 0 for f in RESOURCES if state[f] is False)
+    full = [f for f in RESOURCES if state[f]]
+    if full and (not local or max(local, key=lambda f: local[f]) in _TIMING):
+        return _FAMILY_KIND[full[0]]
     if not local:
-        return "unknown"
+        # A process working harder without starving (and nothing else) is busy with a
+        # defect: handling exceptions allocates and burns CPU.
+        return "exception" if busy else "unknown"
     strongest = max(sorted(local), key=lambda f: local[f])
     resource = _resource_kind(local)
     if resource is not None and strongest in ("cpu", "memory", "network", "latency"):

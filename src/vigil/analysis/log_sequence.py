@@ -8,29 +8,61 @@ it appears in a span, is most often accompanied by ``B`` (``P(B | A)``, at least
 with both; a shortfall, in binomial sigmas, is evidence of a broken code path between
 ``A`` and ``B`` in that service. ``P`` is Laplace-smoothed and the shortfall is the
 binomial lower tail expressed in normal sigmas.
+
+``P`` is estimated per caller (:mod:`vigil.analysis.call_context`), shrunk towards the
+pooled ``P`` by one pseudo-span, and the expectations summed: a service may follow a
+line with different ones for different callers, so a shift in the callers' mix alone
+must not look like a broken path. A "span" here is the unit the caller passes in: the
+service's whole request when traces tell it (:mod:`vigil.analysis.log_evidence`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from vigil.analysis.evidence import Evidence, evidence_id
 
-__all__ = ["MIN_ANCHOR_SPANS", "sequence_evidence"]
+__all__ = ["MIN_ANCHOR_SPANS", "SequenceLines", "sequence_evidence"]
 
 MIN_ANCHOR_SPANS = 5
 MIN_STRENGTH = 2.0
 
 
-def _cooccurrence(spans: np.ndarray, templates: np.ndarray, size: int) -> np.ndarray:
-    """Template x template count of spans containing both (diagonal = spans with one)."""
-    if spans.size == 0:
-        return np.zeros((size, size))
+@dataclass(frozen=True)
+class SequenceLines:
+    """One service's log lines as integer codes, one entry per line.
+
+    ``spans``: span code (negative = no span id); ``templates``: template code;
+    ``strata``: caller code (:mod:`vigil.analysis.call_context`); ``in_window``: bool.
+    """
+
+    spans: np.ndarray
+    templates: np.ndarray
+    strata: np.ndarray
+    in_window: np.ndarray
+
+
+def _presence(spans: np.ndarray, templates: np.ndarray, size: int) -> np.ndarray:
+    """Span x template 0/1 matrix (one row per distinct span, in ``np.unique`` order)."""
     span_index = np.unique(spans, return_inverse=True)[1]
-    present = np.zeros((int(span_index.max()) + 1, size))
+    present = np.zeros((int(span_index.max()) + 1 if spans.size else 0, size))
     present[span_index, templates] = 1.0
-    return present.T @ present
+    return present
+
+
+def _cooccurrence(
+    spans: np.ndarray, templates: np.ndarray, strata: np.ndarray, size: int
+) -> dict[int, np.ndarray]:
+    """Per stratum: template x template count of spans containing both (diagonal = one)."""
+    found = {}
+    for stratum in np.unique(strata):
+        chosen = strata == stratum
+        present = _presence(spans[chosen], templates[chosen], size)
+        found[int(stratum)] = present.T @ present
+    return found
 
 
 def _anchors(base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,30 +76,54 @@ def _anchors(base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return best, ratios[best, np.arange(base.shape[1])]
 
 
-def sequence_evidence(
-    service: str,
-    spans: np.ndarray,
-    templates: np.ndarray,
-    in_window: np.ndarray,
-    names: np.ndarray,
-) -> list[Evidence]:
+def _expected(
+    before: dict[int, np.ndarray], during: dict[int, np.ndarray], anchor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window trials, observed and expected co-occurrences, summed over strata.
+
+    Each stratum's ``P(B | A)`` is its own baseline ratio shrunk by one pseudo-span
+    towards the pooled ratio; strata where the anchor has fewer than
+    :data:`MIN_ANCHOR_SPANS` baseline spans are left out (a new caller's requests may
+    well take another path).
+    """
+    size = anchor.size
+    targets = np.arange(size)
+    pooled = sum(before.values(), np.zeros((size, size)))
+    prior = (pooled[anchor, targets] + 0.5) / (pooled[anchor, anchor] + 1.0)
+    trials, observed, expected = np.zeros(size), np.zeros(size), np.zeros(size)
+    for stratum, counts in during.items():
+        base = before.get(stratum)
+        if base is None:
+            continue
+        support = base[anchor, anchor]
+        share = (base[anchor, targets] + prior) / (support + 1.0)
+        n = np.where(support >= MIN_ANCHOR_SPANS, counts[anchor, anchor], 0.0)
+        trials += n
+        observed += np.where(n > 0, counts[anchor, targets], 0.0)
+        expected += share * n
+    return trials, observed, expected
+
+
+def sequence_evidence(service: str, lines: SequenceLines, names: np.ndarray) -> list[Evidence]:
     """Evidence for templates that stopped following their usual anchor in ``service``.
 
-    ``spans`` and ``templates`` are integer codes per log line (negative span = no id),
-    ``in_window`` marks window lines and ``names`` maps template codes to text.
+    ``names`` maps template codes to text.
     """
-    known = spans >= 0
-    local, templates = np.unique(templates[known], return_inverse=True)
-    spans, in_window = spans[known], in_window[known]
+    known = lines.spans >= 0
+    local, templates = np.unique(lines.templates[known], return_inverse=True)
+    spans, in_window = lines.spans[known], lines.in_window[known]
+    strata = lines.strata[known]
     if local.size < 2 or not in_window.any() or in_window.all():
         return []
-    before = _cooccurrence(spans[~in_window], templates[~in_window], local.size)
-    during = _cooccurrence(spans[in_window], templates[in_window], local.size)
-    anchor, share = _anchors(before)
-    targets = np.arange(local.size)
-    trials, observed = during[anchor, anchor], during[anchor, targets]
-    # One-sided binomial tail of seeing this few, expressed in normal sigmas.
-    tail = np.where((share > 0) & (trials > 0), stats.binom.cdf(observed, trials, share), 1.0)
+    before = _cooccurrence(spans[~in_window], templates[~in_window], strata[~in_window], local.size)
+    during = _cooccurrence(spans[in_window], templates[in_window], strata[in_window], local.size)
+    anchor, share = _anchors(sum(before.values(), np.zeros((local.size, local.size))))
+    trials, observed, expected = _expected(before, during, anchor)
+    mean_share = np.where(trials > 0, expected / np.maximum(trials, 1.0), 0.0)
+    # One-sided binomial tail of seeing this few, expressed in normal sigmas; the strata's
+    # shares are folded into their mean (a binomial with the same expectation).
+    usable = (share > 0) & (trials > 0)
+    tail = np.where(usable, stats.binom.cdf(observed, trials, np.clip(mean_share, 0, 1)), 1.0)
     strength = stats.norm.isf(np.maximum(tail, 1e-15))
     tests = float((share > 0).sum())
     found = []
@@ -82,7 +138,8 @@ def sequence_evidence(
                 strength=float(strength[target]),
                 direction="down",
                 details={
-                    "expected_spans": float(share[target] * trials[target]),
+                    "missing": template,
+                    "expected_spans": float(expected[target]),
                     "observed_spans": float(observed[target]),
                     "tests": tests,
                 },

@@ -3,6 +3,13 @@
 For every (service, metric) series the baseline is the data before the anomaly boundary
 and the window the data from the boundary on. The strength is the largest robust
 deviation of a window point; NaN points (no requests in that minute) are skipped.
+
+Percentages (``name(%)``, e.g. CPU or memory use as a share of the limit) also carry
+``headroom_used``: how much of the room between the usual level and the 100 % limit the
+rise took. Robust sigmas alone cannot tell a starved service from an idle one that got
+a little busier: a service idling at 0.7 % CPU with a tiny MAD reads as 7 sigmas when it
+climbs to 7.5 %, as strong as a CPU hog pinning it at 100 %. The ranking uses the share
+to weigh resource evidence (see :mod:`vigil.analysis.ranking`).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import pandas as pd
 from vigil.analysis.evidence import Evidence, RobustScale, evidence_id
 from vigil.telemetry.bundle import EDGE_CLIENT, EDGE_SERVER
 
-__all__ = ["EDGE_GAP", "metric_evidence"]
+__all__ = ["EDGE_GAP", "HEADROOM_USED", "metric_evidence"]
 
 EDGE_GAP = "edge_gap(s)"
 # Smallest scale of a gap series, as a fraction of the edge's usual latency.
@@ -31,6 +38,9 @@ ONSET_SIGMA = 3.0
 MIN_REPORT = 2.0
 
 MIN_BASELINE_POINTS = 3
+# A percentage metric (``name(%)``) is a utilisation of a limit: 100 is the limit.
+PERCENT_LIMIT = 100.0
+HEADROOM_USED = "headroom_used"
 
 
 def _unit_floor(metric: str) -> float:
@@ -59,9 +69,29 @@ def _deviations(frame: pd.DataFrame, boundary: pd.Timestamp, floors: RobustScale
     return window
 
 
+def _headroom_used(metric: str, median: float, value: float) -> float | None:
+    """For a percentage (``name(%)``): the share of the usual headroom a rise consumed.
+
+    ``(value - median) / (100 - median)``: 1 when a utilisation went from its usual level
+    to its limit. None for other units, or when the usual level is already at the limit.
+    """
+    match = _UNIT.search(metric)
+    if match is None or match.group(1) != "%" or median >= PERCENT_LIMIT:
+        return None
+    return float((value - median) / (PERCENT_LIMIT - median))
+
+
 def _to_evidence(row: pd.Series, boundary: pd.Timestamp) -> Evidence:
     gap = row["metric"] == EDGE_GAP
     strength = float(row["z"])
+    details: dict[str, str | float] = {
+        "baseline_median": float(row["median"]),
+        "scale": float(row["scale"]),
+        "value": float(row["value"]),
+    }
+    used = _headroom_used(str(row["metric"]), float(row["median"]), float(row["value"]))
+    if used is not None:
+        details[HEADROOM_USED] = used
     return Evidence(
         id=evidence_id("metric", row["service"], row["instance"], row["metric"], boundary),
         service=str(row["service"]),
@@ -70,11 +100,7 @@ def _to_evidence(row: pd.Series, boundary: pd.Timestamp) -> Evidence:
         strength=abs(strength),
         direction="up" if strength > 0 else "down",
         onset=(row["time"] if pd.isna(row["onset"]) else row["onset"]).to_pydatetime(warn=False),
-        details={
-            "baseline_median": float(row["median"]),
-            "scale": float(row["scale"]),
-            "value": float(row["value"]),
-        },
+        details=details,
     )
 
 

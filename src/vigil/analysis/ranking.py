@@ -10,9 +10,15 @@ Scoring, step by step (all constants are the documented defaults of
    Per service and family only the strongest item counts, squashed as
    ``log1p(max(strength - threshold, 0))`` so one extreme value cannot dominate alone,
    then weighted per family (direct fault signals 1.0, indirect ones less).
+   Resource families (``cpu``, ``memory``) are then multiplied by the share of headroom
+   the rise consumed when a percentage-of-limit metric says so (``headroom_used``, see
+   :mod:`metric_evidence`): a resource fault starves the service, so a rise from 1 % to
+   8 % CPU, however many sigmas, is weak evidence next to one that reaches the limit.
+   Without a percentage metric the factor is 1.
    The ``network`` family is special: a delay at a service slows every call *into* it,
    so its network score is the strongest incoming link times the share of its
-   incoming links that are anomalous.
+   incoming links that are anomalous (links that did not slow down, ``down`` items,
+   count in that share too).
    Then each family's median over all services is subtracted ("the weather"): a shift
    that most services show at once (load change, noisy percentiles) points at none.
    (Only with at least ``WEATHER_MIN_SERVICES`` services; with fewer, the median is one
@@ -24,6 +30,9 @@ Scoring, step by step (all constants are the documented defaults of
    ``s``'s symptoms no longer count and only its local evidence remains. (Direct callees
    only: in a large graph some distant service is always noisy, and self-time and
    callee-attributed network evidence already keep local blame where it belongs.)
+   (Discounting a caller's changed code path by its callees' defects was tried and
+   dropped: a caller's wrong value also changes what its callees are asked, so defects
+   travel down the graph as well as up, and the discount cost as many cases as it won.)
 3. **Score** = local part + discounted symptom part; ties are broken by name.
 """
 
@@ -38,11 +47,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.analysis.evidence import Evidence
 from vigil.analysis.fault_kind import SYMPTOM, FaultKind, classify, family_of
+from vigil.analysis.metric_evidence import HEADROOM_USED
 
 __all__ = ["RankedCause", "RankingOptions", "rank_services"]
 
 # Families a caller shows when its callee fails; everything else is treated as local.
 PROPAGATING = frozenset({SYMPTOM})
+# Families whose score is scaled by the share of headroom the rise consumed.
+RESOURCE_FAMILIES = frozenset({"cpu", "memory"})
 # With fewer services, the median of a family is one of the suspects itself.
 WEATHER_MIN_SERVICES = 5
 
@@ -94,8 +106,10 @@ def _family_scores(
     links: dict[str, list[float]] = defaultdict(list)
     for item in evidence:
         family = family_of(item)
-        if family == "network":
-            links[item.service].append(_squash(item.strength, options.threshold))
+        if item.kind == "network_latency":
+            # Every incoming link counts in the share; only slower ones add to it.
+            slower = family == "network"
+            links[item.service].append(_squash(item.strength, options.threshold) * slower)
         current = best[item.service].get(family)
         if current is None or item.strength > current.strength:
             best[item.service][family] = item
@@ -103,14 +117,30 @@ def _family_scores(
     for service, families in best.items():
         for family, item in families.items():
             scores[service][family] = _squash(item.strength, options.threshold)
+    for (service, family), used in _headroom(evidence).items():
+        if family in scores[service]:
+            scores[service][family] *= used
     for service, values in links.items():
         share = sum(1 for v in values if v > 0) / len(values)
-        scores[service]["network"] = max(values) * share
+        if max(values) > 0:
+            scores[service]["network"] = max(values) * share
     _remove_weather(scores)
     for weighted in scores.values():
         for family in weighted:
             weighted[family] *= options.weights.get(family, 1.0)
     return scores, best
+
+
+def _headroom(evidence: list[Evidence]) -> dict[tuple[str, str], float]:
+    """Per service and resource family: the largest share of headroom a rise consumed."""
+    used: dict[tuple[str, str], float] = {}
+    for item in evidence:
+        share = item.details.get(HEADROOM_USED)
+        family = family_of(item)
+        if isinstance(share, float) and family in RESOURCE_FAMILIES:
+            key = (item.service, family)
+            used[key] = max(used.get(key, 0.0), min(max(share, 0.0), 1.0))
+    return used
 
 
 def _remove_weather(scores: dict[str, dict[str, float]]) -> None:
@@ -125,17 +155,14 @@ def _remove_weather(scores: dict[str, dict[str, float]]) -> None:
                 values[family] = max(values[family] - level, 0.0)
 
 
-def _local(families: dict[str, float]) -> float:
-    return sum(v for f, v in families.items() if f not in PROPAGATING)
-
-
-def _propagating(families: dict[str, float]) -> float:
-    return sum(v for f, v in families.items() if f in PROPAGATING)
+def _part(families: dict[str, float], chosen: frozenset[str]) -> float:
+    return sum(v for f, v in families.items() if f in chosen)
 
 
 def _discounts(
     scores: dict[str, dict[str, float]], edges: set[tuple[str, str]]
 ) -> dict[str, float]:
+    """Per service: ``min(1, strongest direct callee's total / own total)``."""
     graph: nx.DiGraph = nx.DiGraph()
     graph.add_edges_from(edges)
     total = {s: sum(f.values()) for s, f in scores.items()}
@@ -179,8 +206,8 @@ def rank_services(
     discounts = _discounts(scores, edges)
     causes = []
     for service, families in scores.items():
-        spread = _propagating(families)
-        score = _local(families) + spread * (1.0 - discounts[service])
+        local = sum(v for f, v in families.items() if f not in PROPAGATING)
+        score = local + _part(families, PROPAGATING) * (1.0 - discounts[service])
         items = list(best[service].values())
         kind = classify(by_service.get(service, []), families)
         causes.append(

@@ -41,7 +41,7 @@ def analyze_bundle(
     spans_ref = reference.spans if reference is not None else None
     trace_found, learned = trace_evidence(bundle.spans, spans_ref, boundary, floors)
     logs_ref = reference.logs if reference is not None else None
-    found += trace_found + log_evidence(bundle.logs, logs_ref, bundle.spans, boundary)
+    found += trace_found + log_evidence(bundle.logs, logs_ref, bundle.spans, boundary, spans_ref)
     edges = set(bundle.edges) | learned
     causes = rank_services(found, edges, ranking)
     cited = {i for cause in causes for i in cause.evidence_ids}

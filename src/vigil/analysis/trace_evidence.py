@@ -4,6 +4,8 @@
   (clipped at zero), so a slow callee is not blamed on its callers. Per (service,
   operation) the median self time in the window is compared with the baseline spans;
   a service's strength is the median shift over its operations.
+  Every median shift (here and for gaps) is capped by :func:`rank_bound`, the most a
+  rank test could conclude from that many spans: a few spans cannot carry many sigmas.
 * **Call-edge gap.** For a parent and child in different services, ``parent - child``
   is time spent between the two processes (network, queues). Its deviation is evidence
   of a network problem at the callee (a delayed service delays the calls into it).
@@ -12,6 +14,15 @@
 * **Call pattern.** Per parent (service, operation) the number of calls to each child
   (service, operation) per parent span; a code path that stops (exception) or changes
   (wrong return) makes these ratios move. Blame goes to the parent, whose code decided.
+  Calls into an error handler (an operation named ``...error...``/``...exception...``)
+  are error evidence when they rise (kind ``error_rate``) and ignored when they fall
+  (recovery, e.g. of an earlier fault still in the baseline).
+  Ratios are compared per caller of the parent and summed (see
+  :mod:`vigil.analysis.call_context`); the variance is the spread of calls per parent
+  span measured in the baseline plus the baseline ratio's own uncertainty. So a call
+  every request makes exactly once, missing from a handful of requests, is strong
+  evidence, while a shift in who calls, calls that vary a lot per request, or a baseline
+  of a few seconds are not (a Poisson model got all three wrong).
 * **Errors.** Share of spans with ``status == "error"`` per (service, operation).
 
 The call graph (caller -> callee services) is learned from parent/child spans.
@@ -19,37 +30,52 @@ The call graph (caller -> callee services) is learned from parent/child spans.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+from scipy.special import gammaln
 
+from vigil.analysis.call_context import ENTRY, parent_positions, span_context
 from vigil.analysis.evidence import Evidence, RobustScale, evidence_id
 
-__all__ = ["call_edges", "trace_evidence", "with_self_time"]
+__all__ = ["call_edges", "rank_bound", "trace_evidence", "with_self_time"]
 
 MIN_SPANS = 3
+# Operations that handle failures (``BasicErrorController.error``, ``/error``): a request
+# routed there failed, so more calls to them are errors and fewer are recovery.
+_ERROR_HANDLER = re.compile(r"error|exception", re.IGNORECASE)
 # Span times are heavy-tailed: a shift below this share of the usual value is not evidence.
 TRACE_RELATIVE_FLOOR = 0.2
+# Nor is one below a millisecond (scheduling jitter; the metrics' floor for seconds too).
+# Without it a self time that is usually 0 (children overlapping their parent) turns a
+# few milliseconds into thousands of sigmas.
+TRACE_ABSOLUTE_FLOOR = 0.001
 
 
 def with_self_time(spans: pd.DataFrame) -> pd.DataFrame:
-    """Spans with ``self_time`` and the parent's ``parent_service``/``parent_operation``."""
+    """Spans with ``self_time``, ``caller`` and the parent's service, operation and caller."""
     out = spans.copy()
-    children = out.groupby(["trace_id", "parent_id"], sort=False)["duration"].sum()
-    keys = pd.MultiIndex.from_arrays([out["trace_id"], out["span_id"]])
-    child_total = children.reindex(keys).fillna(0.0).to_numpy()
-    out["self_time"] = np.clip(out["duration"].to_numpy() - child_total, 0.0, None)
-    parents = out.set_index(["trace_id", "span_id"])[["service", "operation", "duration"]]
-    parents = parents[~parents.index.duplicated()]
-    parent_keys = pd.MultiIndex.from_arrays([out["trace_id"], out["parent_id"]])
-    joined = parents.reindex(parent_keys)
-    out["parent_service"] = joined["service"].fillna("").astype(str).to_numpy()
-    out["parent_operation"] = joined["operation"].fillna("").astype(str).to_numpy()
-    out["parent_duration"] = joined["duration"].to_numpy(dtype=float)
-    remote = out[(out["parent_service"] != "") & (out["parent_service"] != out["service"])]
-    clients = pd.MultiIndex.from_arrays([remote["trace_id"], remote["parent_id"]])
-    out["is_client"] = keys.isin(clients)
+    parent = parent_positions(out)
+    has = parent >= 0
+    at = np.maximum(parent, 0)
+    duration = out["duration"].to_numpy(dtype=float)
+    children = np.bincount(parent[has], weights=np.nan_to_num(duration[has]), minlength=len(out))
+    out["self_time"] = np.clip(duration - children, 0.0, None)
+    services = out["service"].astype(str).to_numpy(dtype=object)
+    operations = out["operation"].astype(str).to_numpy(dtype=object)
+    out["parent_service"] = np.where(has, services[at], "")
+    out["parent_operation"] = np.where(has, operations[at], "")
+    out["parent_duration"] = np.where(has, duration[at], np.nan)
+    caller = span_context(out, parent)["caller"].to_numpy(dtype=object)
+    out["caller"] = caller
+    out["parent_caller"] = np.where(has, caller[at], ENTRY)
+    remote = has & (out["parent_service"].to_numpy() != services)
+    client = np.zeros(len(out), dtype=bool)
+    client[parent[remote]] = True
+    out["is_client"] = client
     return out
 
 
@@ -58,6 +84,19 @@ def call_edges(spans: pd.DataFrame) -> set[tuple[str, str]]:
     cross = spans[(spans["parent_service"] != "") & (spans["parent_service"] != spans["service"])]
     pairs = cross[["parent_service", "service"]].drop_duplicates()
     return {(str(a), str(b)) for a, b in pairs.itertuples(index=False)}
+
+
+def rank_bound(n_base: np.ndarray, n_window: np.ndarray) -> np.ndarray:
+    """The strongest evidence (sigmas) that ``n_base`` vs ``n_window`` spans can carry.
+
+    Even when every window span is slower than every baseline span, a rank test cannot
+    go below ``p = 1 / C(n_base + n_window, n_window)``: with 4 and 3 spans that is 1/35,
+    about 1.9 sigma. The MAD of a handful of spans says little about their spread, so
+    the robust z of a median shift is capped here; with hundreds of spans the cap is
+    far above any z.
+    """
+    log_p = gammaln(n_base + 1) + gammaln(n_window + 1) - gammaln(n_base + n_window + 1)
+    return np.asarray(stats.norm.isf(np.exp(np.maximum(log_p, -700.0))), dtype=float)
 
 
 def _latency(
@@ -84,7 +123,9 @@ def _latency(
     scale = np.maximum(
         np.maximum(joined["mad"], floors.relative * joined["median"].abs()), floors.absolute
     )
-    joined = joined.assign(z=(joined["observed"] - joined["median"]) / scale)
+    z: np.ndarray = np.asarray((joined["observed"] - joined["median"]) / scale, dtype=float)
+    cap = rank_bound(joined["size"].to_numpy(dtype=float), joined["count"].to_numpy(dtype=float))
+    joined = joined.assign(z=np.clip(z, -cap, cap))
     return [
         (
             tuple(str(x) for x in (k if isinstance(k, tuple) else (k,))),
@@ -147,15 +188,16 @@ def _gap_evidence(base: pd.DataFrame, window: pd.DataFrame, floors: RobustScale)
     for (caller, callee), z, center, observed, onset in _latency(
         _gaps(base), _gaps(window), ["parent_service", "service"], "gap", floors
     ):
-        if z <= 0:
-            continue
+        # Links that did not slow down are kept too (as ``down``): the ranking needs to
+        # know how many of a service's incoming links there are, not only the slow ones.
         found.append(
             Evidence(
                 id=evidence_id("gap", caller, callee, onset),
                 service=callee,
                 kind="network_latency",
                 signal=f"{caller}->{callee}",
-                strength=z,
+                strength=max(z, 0.0),
+                direction="up" if z > 0 else "down",
                 onset=onset.to_pydatetime(warn=False),
                 details={"baseline_gap_s": center, "window_gap_s": observed},
             )
@@ -163,42 +205,96 @@ def _gap_evidence(base: pd.DataFrame, window: pd.DataFrame, floors: RobustScale)
     return found
 
 
-def _pattern_counts(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Spans per operation, and calls from each parent operation to each child operation."""
-    parents = frame.groupby(["service", "operation"]).size()
+_CALL = ["parent_service", "parent_caller", "parent_operation", "service", "operation"]
+
+
+def _pattern_counts(frame: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """Spans per (service, caller, operation); calls from each to each child operation.
+
+    The calls table has the total and the sum of squares of the calls per parent span,
+    so that the spread of the calls per parent can be estimated.
+    """
+    parents = frame.groupby(["service", "caller", "operation"]).size()
     cross = frame[frame["parent_service"] != ""]
-    calls = cross.groupby(["parent_service", "parent_operation", "service", "operation"]).size()
+    per_parent = cross.groupby(["trace_id", "parent_id", *_CALL], sort=False).size()
+    grouped = per_parent.groupby(level=_CALL)
+    calls = pd.DataFrame(
+        {"calls": grouped.sum(), "squares": (per_parent**2).groupby(level=_CALL).sum()}
+    )
     return parents, calls
 
 
-def _pattern_evidence(base: pd.DataFrame, window: pd.DataFrame) -> list[Evidence]:
-    """Poisson deviation of calls-per-parent-span from the baseline ratio."""
+def _pattern_table(base: pd.DataFrame, window: pd.DataFrame) -> pd.DataFrame:
+    """Per call (parent op -> child op): observed and expected window calls, and variance.
+
+    Summed over the parent's callers (strata, :mod:`vigil.analysis.call_context`): each
+    stratum's window parent spans times its baseline calls per parent span, shrunk by
+    one pseudo-span towards the pooled ratio. Strata with fewer than ``MIN_SPANS``
+    baseline parent spans are left out. The variance is that of the calls per parent
+    span measured in the baseline (with one pseudo-span of Poisson spread), times the
+    window parents, plus the uncertainty of the baseline mean (``n_win / n_base``
+    times as much). A call every parent makes exactly once thus has almost no spread,
+    and its disappearance from a few requests is strong evidence, while calls that vary
+    a lot per request (items per page) need a large shift; a ratio learned from a few
+    seconds of baseline is not taken as exact.
+    """
     base_parents, base_calls = _pattern_counts(base)
     win_parents, win_calls = _pattern_counts(window)
+    keys = pd.MultiIndex.from_frame(
+        base_calls.index.to_frame(index=False).merge(
+            win_calls.index.to_frame(index=False), how="outer"
+        )
+    )
+    parents = keys.droplevel(["service", "operation"])
+    base_calls = base_calls.reindex(keys, fill_value=0)
+    frame = pd.DataFrame(
+        {
+            "calls_b": base_calls["calls"].to_numpy(dtype=float),
+            "squares_b": base_calls["squares"].to_numpy(dtype=float),
+            "calls_w": win_calls["calls"].reindex(keys, fill_value=0).to_numpy(dtype=float),
+            "n_b": base_parents.reindex(parents, fill_value=0).to_numpy(dtype=float),
+            "n_w": win_parents.reindex(parents, fill_value=0).to_numpy(dtype=float),
+        },
+        index=keys.droplevel("parent_caller"),
+    )
+    test = frame.groupby(level=[0, 1, 2, 3])
+    prior = test["calls_b"].transform("sum") / test["n_b"].transform("sum").clip(lower=1.0)
+    n_b = frame["n_b"]
+    ratio = (frame["calls_b"] + prior) / (n_b + 1.0)
+    spread = (frame["squares_b"] - frame["calls_b"] ** 2 / n_b.clip(lower=1.0)).clip(lower=0.0)
+    per_parent = (spread + ratio) / (n_b + 1.0)
+    frame = frame.assign(
+        expected=ratio * frame["n_w"],
+        variance=per_parent * frame["n_w"] * (1.0 + frame["n_w"] / (n_b + 1.0)),
+    )
+    frame = frame[n_b >= MIN_SPANS]
+    return frame.groupby(level=[0, 1, 2, 3])[["calls_w", "n_w", "expected", "variance"]].sum()
+
+
+def _pattern_evidence(base: pd.DataFrame, window: pd.DataFrame) -> list[Evidence]:
+    """Poisson deviation of calls-per-parent-span from the baseline ratio, per caller."""
+    table = _pattern_table(base, window)
+    table = table[table["n_w"] >= MIN_SPANS]
+    z_all = (table["calls_w"] - table["expected"]) / np.sqrt(table["variance"] + 1.0)
     best: dict[tuple[str, str], tuple[float, str]] = {}
     tests: dict[str, int] = {}
-    keys = base_calls.index.union(win_calls.index)
-    for parent_service, parent_op, child_service, child_op in keys:
-        n_base = base_parents.get((parent_service, parent_op), 0)
-        n_win = win_parents.get((parent_service, parent_op), 0)
-        if n_base < MIN_SPANS or n_win < MIN_SPANS:
-            continue
-        expected = base_calls.get((parent_service, parent_op, child_service, child_op), 0) / n_base
-        observed = win_calls.get((parent_service, parent_op, child_service, child_op), 0)
-        z = (observed - expected * n_win) / np.sqrt(expected * n_win + 1.0)
+    for (parent_service, parent_op, child_service, child_op), z in z_all.items():
         signal = f"{parent_op} -> {child_service}:{child_op}"
-        slot = (str(parent_service), "up" if z > 0 else "down")
+        handler = bool(_ERROR_HANDLER.search(str(child_op)))
+        if handler and z < 0:
+            continue  # fewer requests ending in an error handler is recovery
+        slot = (str(parent_service), "error" if handler else "up" if z > 0 else "down")
         tests[slot[0]] = tests.get(slot[0], 0) + 1
         if abs(z) > best.get(slot, (0.0, ""))[0]:
-            best[slot] = (abs(z), signal)
+            best[slot] = (abs(float(z)), signal)
     return [
         Evidence(
             id=evidence_id("pattern", service, signal),
             service=service,
-            kind="call_pattern",
+            kind="error_rate" if direction == "error" else "call_pattern",
             signal=signal,
             strength=z,
-            direction="up" if direction == "up" else "down",
+            direction="down" if direction == "down" else "up",
             details={"tests": float(tests[service])},
         )
         for (service, direction), (z, signal) in sorted(best.items())
@@ -238,7 +334,7 @@ def trace_evidence(
     floors: RobustScale | None = None,
 ) -> tuple[list[Evidence], set[tuple[str, str]]]:
     """All trace evidence and the learned call edges; baseline = reference + pre-boundary."""
-    limits = floors or RobustScale(relative=TRACE_RELATIVE_FLOOR)
+    limits = floors or RobustScale(relative=TRACE_RELATIVE_FLOOR, absolute=TRACE_ABSOLUTE_FLOOR)
     current = with_self_time(spans)
     moment = pd.Timestamp(boundary)
     parts = [current[current["start"] < moment]]

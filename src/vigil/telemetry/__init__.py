@@ -21,6 +21,7 @@ from vigil.telemetry.nezha import (
     list_days,
     pod_to_service,
     read_faults,
+    read_nezha_metrics,
     read_nezha_window,
 )
 from vigil.telemetry.prometheus import PrometheusClient, PromResult, PromSeries
@@ -54,6 +55,7 @@ __all__ = [
     "pod_to_service",
     "read_bundle_folder",
     "read_faults",
+    "read_nezha_metrics",
     "read_nezha_window",
     "tail_file",
     "write_bundle_folder",

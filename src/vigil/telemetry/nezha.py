@@ -42,6 +42,7 @@ __all__ = [
     "list_days",
     "pod_to_service",
     "read_faults",
+    "read_nezha_metrics",
     "read_nezha_window",
 ]
 
@@ -264,6 +265,18 @@ def _read_reference(root: Path, day: str) -> TelemetryBundle | None:
     return TelemetryBundle(spans=_read_spans(spans), logs=_read_logs(logs))
 
 
+def read_nezha_metrics(root: Path, day: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """Pod metrics and (OnlineBoutique) per-edge latencies of ``day`` in ``[start, end]``."""
+    folder = root / "rca_data" / day / "metric"
+    metrics = _read_metrics(folder, start, end)
+    edge_metrics = [
+        _read_edge_metric(folder, stem, name, (start, end))
+        for stem, name in (("source_50", EDGE_CLIENT), ("destination_50", EDGE_SERVER))
+    ]
+    combined: pd.DataFrame = pd.concat([metrics, *edge_metrics], ignore_index=True)
+    return combined
+
+
 def read_nezha_window(
     root: Path, day: str, start: datetime, end: datetime, events_from: datetime
 ) -> TelemetryBundle:
@@ -273,12 +286,7 @@ def read_nezha_window(
     ``construct_data/<day>`` (if any) become the bundle's ``reference``.
     """
     day_dir = root / "rca_data" / day
-    metrics = _read_metrics(day_dir / "metric", start, end)
-    edge_metrics = [
-        _read_edge_metric(day_dir / "metric", stem, name, (start, end))
-        for stem, name in (("source_50", EDGE_CLIENT), ("destination_50", EDGE_SERVER))
-    ]
-    metrics = pd.concat([metrics, *edge_metrics], ignore_index=True)
+    metrics = read_nezha_metrics(root, day, start, end)
     services = set(metrics["service"].unique())
     spans = _read_spans(_minute_files(day_dir / "trace", "trace", events_from, end))
     logs = _read_logs(_minute_files(day_dir / "log", "log", events_from, end))

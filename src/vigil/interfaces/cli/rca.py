@@ -74,9 +74,12 @@ def _print_summary(summary: dict[str, dict[str, Any]]) -> None:
     headers = ("method", "system", "day", "n", "AC@1", "AC@3", "AC@5", "Avg@5")
     for header in (*headers, "kind acc", "median s", "p95 s"):
         table.add_column(header)
-    for row in summary.values():
+    # Per system and day, Vigil first and the baselines right below it.
+    order = sorted(summary.values(), key=lambda r: (r["system"], r["day"], r["method"] != "vigil"))
+    for row in order:
         cells = [str(row[c]) if isinstance(row[c], str | int) else f"{row[c]:.3f}" for c in columns]
-        cells += [f"{row['kind_accuracy']:.3f}", f"{row['median_seconds']:.2f}"]
+        kind = row["kind_accuracy"]
+        cells += ["-" if kind is None else f"{kind:.3f}", f"{row['median_seconds']:.2f}"]
         table.add_row(*cells, f"{row['p95_seconds']:.2f}")
     console.print(table)
 
@@ -85,7 +88,10 @@ def eval_rca(
     path: Annotated[Path, typer.Option(help="Dataset folder (with rca_data/).")],
     dataset: Annotated[str, typer.Option(help="Dataset layout; only 'nezha'.")] = "nezha",
     json_file: Annotated[Path | None, typer.Option("--json", help="Write JSON here.")] = None,
-    baselines: Annotated[bool, typer.Option(help="Also run RCAEval BARO/NSigma.")] = False,
+    baselines: Annotated[
+        bool,
+        typer.Option(help="Also run RCAEval's BARO and NSigma (metrics, -10/+5 min)."),
+    ] = False,
 ) -> None:
     """Rank root causes for every labelled fault and print per-case and summary figures."""
     if dataset != "nezha":
@@ -95,8 +101,6 @@ def eval_rca(
         console.print(f"[red]no rca_data folder under {path}[/red]")
         raise typer.Exit(code=2)
     result = run_nezha(path, progress=_print_case, baselines=baselines)
-    if "baselines" in result:
-        console.print(f"[yellow]{escape(result['baselines'])}[/yellow]")
     _print_summary(result["summary"])
     if json_file is not None:
         json_file.write_text(json.dumps(result, indent=2))
