@@ -15,7 +15,7 @@ from vigil.incidents import (
     IncidentService,
     ServiceGraph,
 )
-from vigil.interfaces.runtime import Runtime
+from vigil.interfaces.runtime import NotifyRelay, Runtime
 from vigil.pipeline import (
     DeadLetterReplayer,
     IntakeService,
@@ -31,12 +31,13 @@ from vigil.pipeline.dedup import DedupStage
 from vigil.pipeline.enrich import EnrichStage
 from vigil.pipeline.intake import IntakeSink
 from vigil.pipeline.ordering import StreamOrder
+from vigil.pipeline.outbox import outbox_url
 from vigil.pipeline.silence import SilenceStage
 from vigil.pipeline.store import StoreStage
 from vigil.pipeline.validate import ValidateStage
 from vigil.platform import Clock, Database, IdFactory, Metrics, Settings, SystemClock
 from vigil.platform.bus import NatsBus
-from vigil.sources import load_sources
+from vigil.sources import SourceRegistry, load_sources
 
 __all__ = ["build_runtime", "build_sequence", "main"]
 
@@ -66,32 +67,50 @@ def build_sequence(settings: Settings, catalog: ServiceCatalog, ids: IdFactory) 
     )
 
 
-def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
-    clock = clock or SystemClock()
-    ids = IdFactory(clock)
-    metrics = Metrics()
-    db = Database(settings.database_url, schema=settings.database_schema)
-    sources = load_sources(internal={DETECTOR_SOURCE: DetectorSource()})
+def _outbox(settings: Settings) -> Database | None:
+    """Embedded (SQLite, no bus), intake has a file of its own: vigil.pipeline.outbox."""
+    url = None if settings.bus_url else outbox_url(settings.database_url)
+    # Its processor checkpoints it, so that no webhook's commit does.
+    return Database(url, autocheckpoint=False) if url else None
+
+
+def _processor(  # noqa: PLR0913 - the parts a processor is made of
+    settings: Settings, db: Database, outbox: Database | None, clock: Clock, metrics: Metrics,
+    sources: SourceRegistry, ids: IdFactory,
+) -> Processor:  # fmt: skip
     sequence = build_sequence(settings, load_catalog(settings.catalog_path), ids)
     order = None
     if settings.bus_url:
         gap = timedelta(seconds=settings.bus_gap_seconds)
         order = StreamOrder(settings.bus_stream, clock, gap=gap)
     batch = settings.processor_batch_size
-    processor = Processor(db, sources, sequence, clock, ids, metrics, batch, order)
-    writer = IntakeWriter(db, ids, on_stored=processor.notify)
+    return Processor(db, sources, sequence, clock, ids, metrics, batch, order, outbox)
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    clock = clock or SystemClock()
+    ids = IdFactory(clock)
+    metrics = Metrics()
+    db = Database(settings.database_url, schema=settings.database_schema)
+    outbox = _outbox(settings)
+    sources = load_sources(internal={DETECTOR_SOURCE: DetectorSource()})
+    processor = _processor(settings, db, outbox, clock, metrics, sources, ids)
+    relay = NotifyRelay(processor.notify)
+    writer = IntakeWriter(outbox or db, ids, on_stored=relay)
     bus = None
     sink: IntakeSink = writer
     if settings.bus_url:
         bus = NatsBus(settings.bus_url, stream=settings.bus_stream, subject=settings.bus_subject)
         sink = BusIntakeSink(bus, ids)
     intake = IntakeService(db, sources, sink, clock, ids, metrics, settings.max_body_bytes)
-    replayer = DeadLetterReplayer(db, sources, processor, clock, ids)
+    replayer = DeadLetterReplayer(db, sources, processor, clock, ids, outbox=outbox)
     incidents = IncidentService(db, clock, ids)
     detection = DetectionService.build(settings, db=db, clock=clock, sink=DetectorIntake(sink))
     return Runtime(
         settings=settings,
         db=db,
+        outbox=outbox or db,
+        relay=relay,
         clock=clock,
         ids=ids,
         metrics=metrics,

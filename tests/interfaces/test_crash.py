@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from tests.conftest import DbTarget
 from tests.ingestion import metric_value
 from vigil.pipeline.intake import request_key
+from vigil.pipeline.outbox import outbox_url
 from vigil.pipeline.tables import dead_letters, events, intake, receipts
 from vigil.platform.db import Database
 from vigil.sources.alertmanager import AlertmanagerSource
@@ -71,18 +72,24 @@ class Stored:
 
 async def read_back(database: DbTarget) -> Stored:
     db = Database(database.url, schema=database.schema)
+    side = outbox_url(database.url)
+    outbox = Database(side) if side else db  # embedded, intake has a file of its own
     try:
+        async with outbox.session() as session:
+            query = sa.select(intake.c.request_key, intake.c.state)
+            intake_rows = list((await session.execute(query)).all())
         async with db.session() as session:
 
             async def rows(*columns: sa.ColumnElement[Any]) -> list[sa.Row[Any]]:
                 return list((await session.execute(sa.select(*columns))).all())
 
-            intake_rows = await rows(intake.c.request_key, intake.c.state)
             receipt_rows = await rows(receipts.c.ingest_id)
             event_rows = await rows(events.c.fingerprint, events.c.occurrences)
             letters = await rows(sa.func.count(dead_letters.c.id))
     finally:
         await db.dispose()
+        if outbox is not db:
+            await outbox.dispose()
     return Stored(
         intake_states={row.request_key: row.state for row in intake_rows},
         receipts=[row.ingest_id for row in receipt_rows],

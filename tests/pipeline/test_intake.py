@@ -21,7 +21,7 @@ from vigil.testing.clock import FakeClock
 
 
 async def intake_rows(runtime: Runtime) -> list[sa.Row[tuple[str, str, str]]]:
-    async with runtime.db.session() as session:
+    async with runtime.outbox.session() as session:
         query = sa.select(intake.c.id, intake.c.tenant_id, intake.c.source).order_by(intake.c.id)
         return list((await session.execute(query)).all())
 

@@ -20,7 +20,7 @@ from vigil.testing.clock import FakeClock
 
 
 async def intake_states(runtime: Runtime) -> dict[str, str]:
-    async with runtime.db.session() as session:
+    async with runtime.outbox.session() as session:
         rows = (await session.execute(sa.select(intake.c.id, intake.c.state))).all()
     return {row.id: row.state for row in rows}
 
@@ -89,7 +89,7 @@ async def test_body_failing_to_parse_at_processing_is_dead_lettered(
         _row("01KNOTJSON0000000000000000", "alertmanager", b'{"version": "4", ', clock),
         _row("01KRETIRED0000000000000000", "retired", b"{}", clock),
     ]
-    async with runtime.db.writing() as session:
+    async with runtime.outbox.writing() as session:
         await session.execute(intake.insert(), rows)
         await session.commit()
 
@@ -197,7 +197,7 @@ async def test_a_backlog_is_claimed_in_growing_batches_on_postgres_only(
         labels = {"alertname": f"A{n}", "service": "cart"}
         await accept(runtime, "alertmanager", am_body(am_alert(labels, clock.now())))
     assert await runtime.processor.drain() == 12
-    async with runtime.db.session() as session:
+    async with runtime.outbox.session() as session:
         query = sa.select(intake.c.processed_at, sa.func.count()).group_by(intake.c.processed_at)
         sizes = [n for _, n in sorted((await session.execute(query)).all())]
     # SQLite keeps its batches small: each holds the one write lock intake waits for.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import signal
 
 from vigil.interfaces.runtime import Runtime
@@ -29,8 +28,9 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event | None = None, batch:
     order = runtime.processor.order
     if order is None:  # wiring gives a bus-configured processor its stream order
         raise ValueError("vigil worker needs the processor to follow the bus stream's order")
-    wake = functools.partial(runtime.processor.notify, [])
-    consumer = IntakeConsumer(runtime.writer, runtime.db, order, on_recorded=wake)
+    consumer = IntakeConsumer(
+        runtime.writer, runtime.db, order, on_recorded=runtime.wake_processing
+    )
     runtime.bus.consume(consumer.handler, durable=WORKER_GROUP, batch=batch)
     await runtime.start(background=True)
     try:

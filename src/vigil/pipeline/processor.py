@@ -41,10 +41,19 @@ _STATS_MIN_ROWS = 2000
 # size while batches stay quick: per-batch costs (claim, lookups, commit) are then shared
 # by more events. A slow batch (CPU-bound stages hold the event loop the webhooks share)
 # goes back to the configured size. SQLite keeps it always: its batch holds the one write
-# lock intake waits for.
+# lock its other writers wait for.
 _MAX_GROWTH = 4
 _QUICK_BATCH = timedelta(milliseconds=250)
 _HELD_OFF_POLL = 0.05
+_CHECKPOINT_EVERY = timedelta(seconds=1)
+
+
+class _BatchError(Exception):
+    """A batch failed; `claimed` are the requests it held (to isolate the poison one)."""
+
+    def __init__(self, cause: Exception, claimed: list[str]) -> None:
+        super().__init__(repr(cause))
+        self.cause, self.claimed = cause, claimed
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -71,9 +80,12 @@ class Processor:
         metrics: Metrics,
         batch_size: int = 400,
         order: StreamOrder | None = None,
+        outbox: Database | None = None,
     ) -> None:
         self._db, self._sources, self._sequence = db, sources, sequence
         self._order = order
+        # Where intake is: the main database, or the embedded outbox file (vigil.pipeline.outbox).
+        self._outbox = outbox or db
         self._clock, self._ids, self._metrics = clock, ids, metrics
         self._batch_size = batch_size
         self._claim_size = batch_size
@@ -82,6 +94,7 @@ class Processor:
         self._stats_checked: datetime | None = None
         self._analyzing: asyncio.Task[None] | None = None
         self._held_off = False
+        self._checkpointed: datetime | None = None
 
     @property
     def order(self) -> StreamOrder | None:
@@ -160,7 +173,7 @@ class Processor:
             self._analyzing = None
 
     async def backlog(self) -> int:
-        async with self._db.session() as session:
+        async with self._outbox.session() as session:
             query = sa.select(sa.func.count()).select_from(intake)
             query = query.where(intake.c.state == "pending")
             return int((await session.execute(query)).scalar_one())
@@ -169,11 +182,41 @@ class Processor:
         self._metrics.backlog.set(await self.backlog())
 
     async def _process_next(self, only: str | None = None) -> int:
-        """Claim a batch of pending requests (or just `only`) and process it in one
-        transaction; returns how many were claimed. Claiming happens inside the write
-        transaction, so concurrent processors never take the same request."""
+        """Claim a batch of pending requests (or just `only`) and process it; returns how
+        many were claimed. In the main database, claiming happens inside the write
+        transaction, so concurrent processors never take the same request; with the
+        outbox file, the one processor reads the batch there and marks it after the
+        results are committed."""
         claimed: list[str] = []
         started, limit = self._clock.now(), 1 if only else self._claim_size
+        try:
+            if self._outbox is self._db:
+                taken, rows, outcome, letters = await self._in_one_transaction(limit, only)
+            else:
+                taken, rows, outcome, letters = await self._beside_outbox(limit, only)
+            claimed = [row["id"] for row in rows]
+        except _BatchError as failed:
+            exc, claimed = failed.cause, failed.claimed
+            if _retryable(exc) or not claimed:
+                raise exc from None
+            log.warning("batch of %d request(s) failed, isolating: %r", len(claimed), exc)
+            if only is not None:
+                await self._isolate(only)
+            else:
+                for intake_id in claimed:
+                    await self._process_next(only=intake_id)
+            return len(claimed)
+        if not taken:
+            return 0
+        self._account(rows, outcome, letters)
+        if only is None:
+            self._resize(full=len(rows) == limit, took=self._clock.now() - started)
+        return taken
+
+    async def _in_one_transaction(
+        self, limit: int, only: str | None
+    ) -> tuple[int, list[dict[str, Any]], Outcome, list[NewDeadLetter]]:
+        rows: list[dict[str, Any]] = []
         try:
             async with self._db.writing() as session:
                 if self._order is not None and only is None:
@@ -182,27 +225,46 @@ class Processor:
                     rows = await _pending(session, stream.intake_ids) if stream else []
                 else:
                     stream, rows = None, await _claim(session, limit, only)
-                claimed = [row["id"] for row in rows]
-                if not rows and not (stream and stream.sequences):
-                    return 0
-                outcome, letters = await self._run(session, rows)
+                taken = max(len(rows), stream.sequences if stream else 0)
+                if not taken:
+                    return 0, [], Outcome([], [], []), []
+                outcome, letters, done, failed = await self._run(session, rows)
+                await _mark(session, done, "done", self._clock.now())
+                await _mark(session, failed, "failed", self._clock.now())
                 if self._order is not None and stream is not None:
                     await self._order.advance(session, stream)
                 await session.commit()
         except Exception as exc:
-            if _retryable(exc) or not claimed:
-                raise
-            log.warning("batch of %d request(s) failed, isolating: %r", len(claimed), exc)
-            if only is not None:
-                await self._isolate(only)
-            else:
-                for intake_id in claimed:
-                    await self._process_next(only=intake_id)
-            return len(claimed)
-        self._account(rows, outcome, letters)
-        if only is None:
-            self._resize(full=len(rows) == limit, took=self._clock.now() - started)
-        return max(len(rows), stream.sequences if stream else 0)
+            raise _BatchError(exc, [row["id"] for row in rows]) from exc
+        return taken, rows, outcome, letters
+
+    async def _beside_outbox(
+        self, limit: int, only: str | None
+    ) -> tuple[int, list[dict[str, Any]], Outcome, list[NewDeadLetter]]:
+        async with self._outbox.session() as reading:
+            rows = await _claim(reading, limit, only)
+        if not rows:
+            return 0, [], Outcome([], [], []), []
+        try:
+            async with self._db.writing() as session:
+                outcome, letters, done, failed = await self._run(session, rows)
+                await session.commit()
+        except Exception as exc:
+            raise _BatchError(exc, [row["id"] for row in rows]) from exc
+        async with self._outbox.writing() as marking:
+            await _mark(marking, done, "done", self._clock.now())
+            await _mark(marking, failed, "failed", self._clock.now())
+            await marking.commit()
+        await self._checkpoint_outbox()
+        return len(rows), rows, outcome, letters
+
+    async def _checkpoint_outbox(self) -> None:
+        """Every so often, fold the outbox's write-ahead log into its file: the outbox
+        does not do it at commit, so that webhooks never wait for it."""
+        now = self._clock.now()
+        if self._checkpointed is None or now - self._checkpointed >= _CHECKPOINT_EVERY:
+            self._checkpointed = now
+            await self._outbox.checkpoint()
 
     def _resize(self, *, full: bool, took: timedelta) -> None:
         """A full claim means a backlog: on Postgres, claim twice as many next time, as
@@ -225,8 +287,9 @@ class Processor:
 
     async def _run(
         self, session: AsyncSession, rows: list[dict[str, Any]]
-    ) -> tuple[Outcome, list[NewDeadLetter]]:
-        """Parse, run the sequence, write dead letters and mark the requests; no commit."""
+    ) -> tuple[Outcome, list[NewDeadLetter], list[str], list[str]]:
+        """Parse, run the sequence and write dead letters; returns also the requests done
+        and failed, for the caller to mark. No commit."""
         now = self._clock.now()
         items: list[Item] = []
         letters: list[NewDeadLetter] = []
@@ -241,14 +304,12 @@ class Processor:
         letters.extend(_event_letter(item) for item in outcome.failed)
         await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
         done = [row["id"] for row in rows if row["id"] not in failed_ids]
-        await _mark(session, done, "done", now)
-        await _mark(session, failed_ids, "failed", now)
-        return outcome, letters
+        return outcome, letters, done, failed_ids
 
     async def _isolate(self, intake_id: str) -> None:
         """One request fails as a whole: store its events one by one, so only the event
         the database refuses is dead-lettered (with the database's reason)."""
-        async with self._db.session() as session:
+        async with self._outbox.session() as session:
             query = sa.select(intake).where(intake.c.id == intake_id)
             row = dict((await session.execute(query)).mappings().one())
         letters: list[NewDeadLetter] = []
@@ -264,8 +325,13 @@ class Processor:
         now = self._clock.now()
         async with self._db.writing() as session:
             await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
-            await _mark(session, [intake_id], "done", now)
+            if self._outbox is self._db:
+                await _mark(session, [intake_id], "done", now)
             await session.commit()
+        if self._outbox is not self._db:
+            async with self._outbox.writing() as session:
+                await _mark(session, [intake_id], "done", now)
+                await session.commit()
         for letter in letters:
             self._metrics.dead_letters.labels(letter.source, letter.stage).inc()
 

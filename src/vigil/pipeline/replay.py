@@ -38,7 +38,10 @@ class DeadLetterReplayer:
         processor: Processor,
         clock: Clock,
         ids: IdFactory,
+        *,
+        outbox: Database | None = None,
     ) -> None:
+        self._outbox = outbox or db  # where intake is (vigil.pipeline.outbox)
         self._db, self._sources, self._processor = db, sources, processor
         self._clock, self._ids = clock, ids
 
@@ -90,7 +93,7 @@ class DeadLetterReplayer:
         return True, f"parsed into {len(events)} event(s) and processed"
 
     async def _requeue(self, letter: DeadLetter) -> None:
-        async with self._db.writing() as session:
+        async with self._outbox.writing() as session:
             if letter.intake_id is not None:
                 await session.execute(
                     intake.update()

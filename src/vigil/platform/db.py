@@ -105,6 +105,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     dbapi_conn.isolation_level = None
 
 
+def _no_autocheckpoint(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+    # A commit that fills the log past 1000 pages copies it back into the database file
+    # and syncs it, inside that commit. A connection that answers webhooks leaves that to
+    # `Database.checkpoint`, called off the request path.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
 _IMMEDIATE = "vigil_sqlite_immediate"
 
 
@@ -128,7 +137,7 @@ _GROWN = sa.text(
 class Database:
     """Owns the async engine; `session()` opens one unit of work (the caller commits)."""
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, autocheckpoint: bool = True) -> None:
         self.plain_url = make_url(url)
         self.url = async_url(url)
         self.schema = schema
@@ -143,11 +152,20 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            if not autocheckpoint:
+                event.listen(self.engine.sync_engine, "connect", _no_autocheckpoint)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time; waiting on its busy handler (which sleeps in
         # coarse steps) costs far more than queueing writers here, in the process.
         self._write_lock = asyncio.Lock()
+
+    async def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file (PASSIVE: it never
+        waits for, nor blocks, readers and writers). Others: nothing."""
+        if self.is_sqlite:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     @property
     def is_sqlite(self) -> bool:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from vigil.interfaces.cli import State, app
+from vigil.pipeline.outbox import outbox_url
 from vigil.pipeline.tables import dead_letters, events, intake, receipts
 from vigil.platform.db import Database
 from vigil.sources import load_sources
@@ -28,6 +29,7 @@ def summary(output: str) -> dict[str, int]:
 
 async def database_figures(path: Path) -> dict[str, int]:
     db = Database(f"sqlite:///{path}")
+    outbox = Database(str(outbox_url(f"sqlite:///{path}")))
     sources = load_sources(plugins=[])
     try:
         async with db.session() as session:
@@ -40,13 +42,14 @@ async def database_figures(path: Path) -> dict[str, int]:
                 "occurrences": await scalar(sa.select(sa.func.sum(events.c.occurrences))),
                 "receipts": await scalar(sa.select(sa.func.count()).select_from(receipts)),
                 "dead_letters": await scalar(sa.select(sa.func.count()).select_from(dead_letters)),
-                "pending": await scalar(
-                    sa.select(sa.func.count()).select_from(intake).where(intake.c.state != "done")
-                ),
             }
+        async with outbox.session() as session:  # embedded, intake has a file of its own
+            query = sa.select(sa.func.count()).select_from(intake).where(intake.c.state != "done")
+            figures["pending"] = int((await session.execute(query)).scalar_one())
             rows = (await session.execute(sa.select(intake))).mappings().all()
     finally:
         await db.dispose()
+        await outbox.dispose()
     figures["intake"] = len(rows)
     figures["alerts_accepted"] = sum(
         len(

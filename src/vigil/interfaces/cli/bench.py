@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.pipeline.outbox import outbox_url
 from vigil.pipeline.tables import dead_letters, events, intake, receipts
 from vigil.platform.db import Database
 from vigil.testing.load import ServerProcess, StormPlan, plan_alertmanager_load, run_load
@@ -65,28 +66,35 @@ class _Stored:
 async def _stored(url: str, schema: str | None, wait_seconds: float) -> _Stored:
     """Wait for the backlog to drain, then read back counts and (received, processed)."""
     db = Database(url, schema=schema)
+    side = outbox_url(url)
+    outbox = Database(side) if side else db  # where intake is (vigil.pipeline.outbox)
     try:
         deadline = time.monotonic() + wait_seconds
-        async with db.engine.connect() as conn:
+        async with outbox.engine.connect() as conn:
             pending = sa.select(sa.func.count()).select_from(intake)
             pending = pending.where(intake.c.state == "pending")
             while (await conn.execute(pending)).scalar_one() and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
                 await conn.rollback()
+            n_intake = (
+                await conn.execute(sa.select(sa.func.count()).select_from(intake))
+            ).scalar_one()
+            spans = await conn.execute(sa.select(intake.c.received_at, intake.c.processed_at))
+            pairs = [(got, done) for got, done in spans.all() if done is not None]
+        async with db.engine.connect() as conn:
             counts = [
-                sa.select(sa.func.count()).select_from(intake).scalar_subquery(),
                 sa.select(sa.func.count()).select_from(events).scalar_subquery(),
                 sa.select(sa.func.coalesce(sa.func.sum(events.c.occurrences), 0)).scalar_subquery(),
                 sa.select(sa.func.count()).select_from(receipts).scalar_subquery(),
                 sa.select(sa.func.count()).select_from(dead_letters).scalar_subquery(),
             ]
             row = (await conn.execute(sa.select(*counts))).one()
-            spans = await conn.execute(sa.select(intake.c.received_at, intake.c.processed_at))
-            pairs = [(got, done) for got, done in spans.all() if done is not None]
-        n_intake, n_events, n_occurrences, n_receipts, n_letters = (int(v) for v in row)
-        return _Stored(n_intake, n_events, n_occurrences, n_receipts, n_letters, pairs)
+        n_events, n_occurrences, n_receipts, n_letters = (int(v) for v in row)
+        return _Stored(int(n_intake), n_events, n_occurrences, n_receipts, n_letters, pairs)
     finally:
         await db.dispose()
+        if outbox is not db:
+            await outbox.dispose()
 
 
 def _ms(values: list[float], q: float) -> float:

@@ -1,0 +1,60 @@
+"""The intake outbox's own SQLite file, so that accepting a webhook never waits for
+processing.
+
+SQLite has one writer per database file. With intake in the main file, every webhook's
+group commit queued behind the processor's transaction (a batch of dedup, store and
+correlation), so time to 2xx was the length of a batch. Embedded, intake therefore lives
+in a file of its own beside the main one (`vigil.db` -> `vigil-intake.db`): the edge
+writes it, the processor reads it and marks what it processed there after committing the
+results to the main file. The two commits are not atomic together; a crash between them
+leaves requests pending that are already processed, and processing them again stores
+nothing twice (each event's ingest id is a receipt in the main file). On Postgres, and
+with a bus, intake stays in the main database and one transaction does both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+
+from vigil.pipeline.tables import intake
+from vigil.platform.db import Database
+
+__all__ = ["outbox_url", "prepare_outbox"]
+
+
+def outbox_url(database_url: str) -> str | None:
+    """The outbox file beside a SQLite database file; None for other databases (and an
+    in-memory SQLite, which cannot be shared)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    path = Path(url.database)
+    return url.set(
+        database=str(path.with_name(f"{path.stem}-intake{path.suffix}"))
+    ).render_as_string(hide_password=False)
+
+
+async def prepare_outbox(outbox: Database, main: Database, *, move: bool = True) -> int:
+    """Create the outbox's table and, with `move` (the main file is migrated), move
+    requests an earlier version left pending in the main file into it (returns how many),
+    so none is forgotten."""
+    async with outbox.engine.begin() as conn:
+        await conn.run_sync(lambda sync: intake.create(sync, checkfirst=True))
+    if not move:
+        return 0
+    async with main.writing() as session:
+        rows = [dict(r) for r in (await session.execute(
+            sa.select(intake).where(intake.c.state == "pending"))).mappings()]  # fmt: skip
+        if not rows:
+            return 0
+        async with outbox.writing() as target:
+            insert = sqlite_insert(intake).on_conflict_do_nothing()
+            await target.execute(insert, rows)
+            await target.commit()
+        await session.execute(intake.delete().where(intake.c.id.in_([r["id"] for r in rows])))
+        await session.commit()
+    return len(rows)
