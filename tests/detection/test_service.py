@@ -223,18 +223,27 @@ def _query_starts(prometheus: FakeTelemetryServer) -> list[float]:
     return [float(p["start"]) for path, p in prometheus.requests if path == "/api/v1/query_range"]
 
 
+async def _two_processes(
+    make_runtime: MakeRuntime, prometheus: FakeTelemetryServer
+) -> tuple[DetectionService, DetectionService]:
+    """Two runtimes on one database, as two processes would be."""
+    found = []
+    for _ in range(2):
+        runtime = await make_runtime(detection=_settings(prometheus.url))
+        assert runtime.detection is not None
+        found.append(runtime.detection)
+    return found[0], found[1]
+
+
 async def test_only_the_lease_holder_runs_passes_and_a_successor_continues(
     make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
 ) -> None:
     clock.set(_at(60))
-    first = await make_runtime(detection=_settings(prometheus.url))
-    second = await make_runtime(detection=_settings(prometheus.url))
-    assert first.detection is not None
-    assert second.detection is not None
-    assert (await first.detection.run_once(clock.now())).skipped is None
+    first, second = await _two_processes(make_runtime, prometheus)
+    assert (await first.run_once(clock.now())).skipped is None
     reads = len(_query_starts(prometheus))
-    skipped = await second.detection.run_once(clock.now())
-    holder = first.detection.lease.holder
+    skipped = await second.run_once(clock.now())
+    holder = first.lease.holder
     assert skipped.skipped == (
         f"detection lease of tenant 'default' is held by {holder}"
         f" until {clock.now() + timedelta(seconds=180):%Y-%m-%d %H:%M:%S}Z"
@@ -243,12 +252,12 @@ async def test_only_the_lease_holder_runs_passes_and_a_successor_continues(
     # The holder stops cleanly (releases): the other takes over at once, from the saved
     # cursor, and raises what the first would have raised, once.
     clock.set(_at(67))
-    await first.detection.lease.release(clock.now())
+    await first.lease.release(clock.now())
     reports = []
     for k in range(67, POINTS, 7):
         clock.set(_at(k))
-        reports.append(await second.detection.run_once(clock.now()))
-        assert (await first.detection.run_once(clock.now())).skipped is not None
+        reports.append(await second.run_once(clock.now()))
+        assert (await first.run_once(clock.now())).skipped is not None
     assert all(r.skipped is None for r in reports)
     assert _query_starts(prometheus)[reads] == pytest.approx(_at(60).timestamp() + STEP)
     assert [(e.status.value, e.ts) for e in _events(reports)][:1] == [("firing", _at(ANOMALY_AT))]
@@ -258,16 +267,13 @@ async def test_a_holder_gone_silent_is_taken_over_after_expiry(
     make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
 ) -> None:
     clock.set(_at(60))
-    first = await make_runtime(detection=_settings(prometheus.url))
-    second = await make_runtime(detection=_settings(prometheus.url))
-    assert first.detection is not None
-    assert second.detection is not None
-    await first.detection.run_once(clock.now())
+    first, second = await _two_processes(make_runtime, prometheus)
+    await first.run_once(clock.now())
     clock.set(_at(60) + timedelta(seconds=179))
-    assert (await second.detection.run_once(clock.now())).skipped is not None
+    assert (await second.run_once(clock.now())).skipped is not None
     clock.set(_at(60) + timedelta(seconds=180))
-    assert (await second.detection.run_once(clock.now())).skipped is None
-    assert (await first.detection.run_once(clock.now())).skipped is not None
+    assert (await second.run_once(clock.now())).skipped is None
+    assert (await first.run_once(clock.now())).skipped is not None
 
 
 class _SlowSink:
