@@ -111,6 +111,9 @@ class Processor:
         """Process until `stop` is set; polls every `idle_poll` s for work from elsewhere."""
         backoff = 0.1
         while not stop.is_set():
+            # Cleared before draining: a wake-up that comes while the drain is past its
+            # last claim is kept, and the wait below returns at once.
+            self._wake.clear()
             try:
                 await self.drain(stop)
                 backoff = 0.1
@@ -119,7 +122,6 @@ class Processor:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            self._wake.clear()
             # Held off by another worker processing the stream: look again soon, in case
             # it let go just before what this worker stored was recorded.
             timeout = _HELD_OFF_POLL if self._held_off else idle_poll

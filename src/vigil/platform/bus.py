@@ -44,7 +44,36 @@ def _faststream() -> Any:
         import faststream.nats
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise BusUnavailableError(INSTALL_HINT) from exc
+    _fetch_times_out_as_nats_says()
     return faststream
+
+
+def _fetch_times_out_as_nats_says() -> None:
+    """nats-py's `PullSubscription.fetch` documents `nats.errors.TimeoutError`, but when
+    the deadline runs out while it waits for the rest of a batch it raises a bare
+    `asyncio.TimeoutError` (nats-py 2.15-2.16). FastStream's batch pull loop catches only
+    the former; the latter kills the loop, its supervisor restarts it seconds later, and
+    the messages fetched so far wait for redelivery: a worker then sits idle for 10 s or
+    more with work in the stream. Raise the documented error instead (it subclasses the
+    bare one, so any other caller still catches it)."""
+    import nats.errors
+    from nats.js.client import JetStreamContext
+
+    pull = JetStreamContext.PullSubscription
+    if getattr(pull.fetch, "_vigil_timeout_shim", False):
+        return
+    fetch = pull.fetch
+
+    async def fetch_with_nats_timeout(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fetch(self, *args, **kwargs)
+        except nats.errors.TimeoutError:
+            raise
+        except TimeoutError as exc:
+            raise nats.errors.TimeoutError from exc
+
+    fetch_with_nats_timeout._vigil_timeout_shim = True  # type: ignore[attr-defined]
+    pull.fetch = fetch_with_nats_timeout  # type: ignore[method-assign]
 
 
 class NatsBus:
