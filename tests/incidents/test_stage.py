@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from tests.conftest import T0, MakeRuntime
 from tests.incidents.conftest import detail, fire, incidents, only_incident
+from tests.ingestion import ingest
+from tests.payloads import generic_body, generic_event
 from vigil.interfaces.runtime import Runtime
 
 
@@ -81,6 +83,23 @@ async def test_auto_resolve_then_flap_reopens_then_late_refire_is_new(runtime: R
     assert [i.state for i in found] == ["detected", "resolved"]
     newest = await detail(runtime, found[0].id)
     assert newest.members[0].reason_kind == "opened"
+
+
+async def test_a_change_is_noted_on_the_open_incidents_of_its_service(runtime: Runtime) -> None:
+    await fire(runtime, "IndexLag", "search", T0)
+    await fire(runtime, "HighLatencyP99", "payments", T0)
+    # Hours later, no alert of the batch near them: the deploy still lands on search's.
+    later = T0 + timedelta(hours=3)
+    runtime.clock.set(later)  # type: ignore[attr-defined]
+    deploy = generic_event("deploy search v2", later, service="search", event_type="change")
+    await ingest(runtime, "generic", generic_body(deploy))
+
+    found = {i.services[0]: await detail(runtime, i.id) for i in await incidents(runtime)}
+
+    assert [e.summary for e in found["search"].timeline if e.kind == "change"] == [
+        "change: deploy search v2"
+    ]
+    assert [e.kind for e in found["payments"].timeline] == ["detected"]
 
 
 async def test_silenced_and_resolved_only_alerts_open_nothing(

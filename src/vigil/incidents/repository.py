@@ -10,17 +10,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigil.incidents.lifecycle import ACTIVE_STATES, IncidentState
 from vigil.incidents.tables import (
     incident_feedback,
     incident_members,
     incident_timeline,
     incidents,
 )
-from vigil.incidents.view import KeyStat, MemberView, Summary
+from vigil.incidents.view import MemberView
 
 __all__ = [
-    "BatchKeys",
     "IncidentQuery",
     "get_incident",
     "insert_feedback",
@@ -28,7 +26,6 @@ __all__ = [
     "insert_members",
     "insert_timeline",
     "list_incidents",
-    "load_incidents",
     "lock_tenant",
     "members_of",
     "move_members",
@@ -79,167 +76,6 @@ async def members_of(
         for row in (await session.execute(query)).mappings():
             found[row["incident_id"]].append(_member(dict(row)))
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class BatchKeys:
-    """What the alerts of one unit of work can match on: only members sharing these are
-    loaded (a few per key, the latest started), so a huge incident stays cheap."""
-
-    event_ids: Sequence[str]
-    services: Sequence[str]  # the alerts' services and the services they call
-    families: Sequence[str]
-    group_keys: Sequence[str]
-    since: datetime  # members started before this are too old to match by time
-
-
-# Members loaded per incident and key: the latest started ones are the nearest in time to
-# new alerts, which arrive roughly in order.
-_PER_KEY = 5
-
-
-async def load_incidents(
-    session: AsyncSession, tenant_id: str, *, resolved_since: datetime, keys: BatchKeys
-) -> list[tuple[dict[str, Any], list[MemberView], Summary]]:
-    """The tenant's live incidents: active ones, ones resolved since `resolved_since`
-    (they may still flap back), and those holding any of the batch's events. Each comes
-    with the members the batch may match or change, and a summary of all its members."""
-    live = sa.or_(
-        incidents.c.state.in_([s.value for s in ACTIVE_STATES]),
-        sa.and_(
-            incidents.c.state == IncidentState.RESOLVED.value,
-            incidents.c.resolved_at >= resolved_since,
-        ),
-    )
-    if keys.event_ids:
-        holding = sa.select(incident_members.c.incident_id).where(
-            incident_members.c.tenant_id == tenant_id,
-            incident_members.c.event_id.in_(keys.event_ids),
-        )
-        live = sa.or_(live, incidents.c.id.in_(holding))
-    query = sa.select(incidents).where(
-        incidents.c.tenant_id == tenant_id, incidents.c.merged_into.is_(None), live
-    )
-    rows = [dict(r) for r in (await session.execute(query)).mappings()]
-    ids = [r["id"] for r in rows]
-    openers = [r["opener_event_id"] for r in rows]
-    members = await _needed_members(session, ids, openers, keys)
-    summaries = await _summaries(session, ids, keys)
-    return [(row, members[row["id"]], summaries[row["id"]]) for row in rows]
-
-
-async def _needed_members(
-    session: AsyncSession, ids: Sequence[str], openers: Sequence[str], keys: BatchKeys
-) -> dict[str, list[MemberView]]:
-    found: dict[str, dict[str, MemberView]] = {i: {} for i in ids}
-    if not ids:
-        return {}
-    m = incident_members
-    queries = [
-        _latest_per(m.c.service, keys.services, ids, keys.since),
-        _latest_per(m.c.family, keys.families, ids, keys.since),
-        _latest_per(m.c.group_key, keys.group_keys, ids, keys.since),
-        _changed(session, ids, keys.since),
-        # The first and the latest alert of each incident (auto-resolve reads them).
-        sa.select(m).where(
-            m.c.incident_id.in_(ids),
-            sa.or_(m.c.event_id.in_(openers), m.c.attached_at == _latest_start(m)),
-        ),
-    ]
-    if keys.event_ids:
-        queries.append(
-            sa.select(m).where(m.c.incident_id.in_(ids), m.c.event_id.in_(keys.event_ids))
-        )
-    for query in queries:
-        if query is None:
-            continue
-        for row in (await session.execute(query)).mappings():
-            found[row["incident_id"]][row["event_id"]] = _member(dict(row))
-    return {i: list(members.values()) for i, members in found.items()}
-
-
-def _latest_start(m: sa.Table) -> sa.ScalarSelect[Any]:
-    other = incident_members.alias("other")
-    return (
-        sa.select(sa.func.max(other.c.attached_at))
-        .where(other.c.incident_id == m.c.incident_id)
-        .scalar_subquery()
-    )
-
-
-def _latest_per(
-    column: sa.Column[Any], values: Sequence[str], ids: Sequence[str], since: datetime
-) -> sa.Select[Any] | None:
-    """Up to `_PER_KEY` latest started members per incident and `column` value."""
-    if not values:
-        return None
-    m = incident_members
-    rank = sa.func.row_number().over(
-        partition_by=(m.c.incident_id, column), order_by=m.c.attached_at.desc()
-    )
-    ranked = (
-        sa.select(m, rank.label("rank"))
-        .where(m.c.incident_id.in_(ids), column.in_(values), m.c.attached_at >= since)
-        .subquery()
-    )
-    return sa.select(*(ranked.c[c.name] for c in m.columns)).where(ranked.c.rank <= _PER_KEY)
-
-
-def _changed(session: AsyncSession, ids: Sequence[str], since: datetime) -> sa.Select[Any]:
-    """Recent members that carry a deploy, commit or trace id."""
-    m = incident_members
-    length = (
-        "jsonb_array_length"
-        if session.get_bind().dialect.name == "postgresql"
-        else "json_array_length"
-    )
-    return (
-        sa.select(m)
-        .where(m.c.incident_id.in_(ids), m.c.attached_at >= since)
-        .where(getattr(sa.func, length)(m.c.change_keys) > 0)
-        .order_by(m.c.attached_at.desc())
-        .limit(200)
-    )
-
-
-async def _summaries(
-    session: AsyncSession, ids: Sequence[str], keys: BatchKeys
-) -> dict[str, Summary]:
-    """Counts, severities and best priority over all members; firing counts of the
-    batch's group keys and families."""
-    parts: dict[str, dict[str, Any]] = {
-        i: {"count": 0, "firing": 0, "severities": set(), "best": "P3", "keys": {}} for i in ids
-    }
-    if not ids:
-        return {}
-    m = incident_members.c
-    firing = sa.func.sum(sa.case((m.firing, 1), else_=0))
-    query = (
-        sa.select(m.incident_id, m.severity, sa.func.count(), firing, sa.func.min(m.priority))
-        .where(m.incident_id.in_(ids))
-        .group_by(m.incident_id, m.severity)
-    )
-    for incident_id, severity, count, fired, best in (await session.execute(query)).all():
-        part = parts[incident_id]
-        part["count"] += count
-        part["firing"] += int(fired or 0)
-        part["severities"].add(severity)
-        part["best"] = min(part["best"], best)
-    for kind, column, values in (("family", m.family, keys.families),
-                                 ("group", m.group_key, keys.group_keys)):  # fmt: skip
-        if not values:
-            continue
-        query = (
-            sa.select(m.incident_id, column, sa.func.count(), sa.func.max(m.attached_at))
-            .where(m.incident_id.in_(ids), m.firing, column.in_(values))
-            .group_by(m.incident_id, column)
-        )
-        for incident_id, value, count, latest in (await session.execute(query)).all():
-            parts[incident_id]["keys"][(kind, value)] = KeyStat(count, latest)
-    return {
-        i: Summary(p["count"], p["firing"], frozenset(p["severities"]), p["best"], p["keys"])
-        for i, p in parts.items()
-    }
 
 
 async def insert_incidents(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from vigil.events import EventStatus, EventType
-from vigil.incidents import repository
+from vigil.incidents import lookup, repository
 from vigil.incidents.board import Board
 from vigil.incidents.correlate import (
     CorrelationWindow,
@@ -16,7 +16,7 @@ from vigil.incidents.correlate import (
     best_match,
 )
 from vigil.incidents.lifecycle import ACTIVE_STATES, IncidentState, Trigger
-from vigil.incidents.repository import BatchKeys
+from vigil.incidents.lookup import BatchKeys
 from vigil.incidents.resolve import AutoResolve, should_resolve
 from vigil.incidents.view import IncidentView, MemberView
 from vigil.pipeline.base import Batch, Item, StageContext
@@ -82,24 +82,26 @@ class CorrelateStage:
         # Replayed or late traffic is judged by its own time, not the processing time.
         earliest = min(ctx.now, *(item.event.ts for item in items))
         signals = [signal_of(item) for item in items]
-        loaded = await repository.load_incidents(
+        changes = {item.event.service for item in items if _is_change(item)}
+        loaded = await lookup.load_incidents(
             ctx.session,
             tenant_id,
             resolved_since=earliest - self._limits.flap_window - self._limits.window,
-            keys=self._keys(signals, earliest - self._limits.window),
+            keys=self._keys(signals, earliest - self._limits.window, changes),
         )
         for row, members, summary in loaded:
             board.load(row, members, summary)
         for item, signal in sorted(zip(items, signals, strict=True), key=lambda p: p[1].ts):
             if item.event.event_type in _CORRELATED:
                 self._alert(board, item, signal, ctx.now)
-            elif item.event.event_type is EventType.CHANGE and not item.folded:
+            elif _is_change(item):
                 self._change(board, item)
         await board.flush(ctx.session, ctx.now)
 
-    def _keys(self, signals: list[Signal], since: datetime) -> BatchKeys:
+    def _keys(self, signals: list[Signal], since: datetime, changes: set[str | None]) -> BatchKeys:
         """What to load: incidents holding these alerts, or alerts that share a group,
-        family or service with them, or sit on a service they call or are called by."""
+        family or service with them, or sit on a service they call or are called by, and
+        the incidents on the services of these changes."""
         hops = self._limits.max_hops
         services = {s.service for s in signals if s.service}
         for service in list(services):
@@ -110,6 +112,7 @@ class CorrelateStage:
             families=sorted({s.family for s in signals}),
             group_keys=sorted({s.group_key for s in signals if s.group_key}),
             since=since,
+            change_services=sorted(s for s in changes if s),
         )
 
     def _alert(self, board: Board, item: Item, signal: Signal, now: datetime) -> None:
@@ -160,6 +163,12 @@ class CorrelateStage:
             if view.state in ACTIVE_STATES and service and service in view.services:
                 board.record(view, item.event.ts, "change", f"change: {item.event.title}",
                              event_id=item.event_id)  # fmt: skip
+
+
+def _is_change(item: Item) -> bool:
+    """A change (deploy, config) seen for the first time: noted on the incidents of its
+    service."""
+    return item.event.event_type is EventType.CHANGE and not item.folded
 
 
 def _member(item: Item, signal: Signal, kind: str, reason: str) -> MemberView:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from vigil.platform.db import JSONType, UTCDateTime, metadata
 
-__all__ = ["incident_feedback", "incident_members", "incident_timeline", "incidents"]
+__all__ = [
+    "GROUP_PREFIX",
+    "HAS_CHANGES",
+    "incident_feedback",
+    "incident_members",
+    "incident_timeline",
+    "incidents",
+    "indexed_group_key",
+]
 
 incidents = sa.Table(
     "incidents",
@@ -55,6 +65,65 @@ incident_members = sa.Table(
     sa.Index("ix_incident_members_event", "tenant_id", "event_id"),
     sa.Index("ix_incident_members_started", "incident_id", "attached_at"),
 )
+
+# A group key is unbounded text and a Postgres b-tree entry must fit in a third of a page:
+# Postgres indexes its first characters (SQLite has no such limit and indexes all of it).
+GROUP_PREFIX = 256
+
+
+def indexed_group_key(key: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A group key as Postgres indexes it; the length is spelt out, not a parameter, so that
+    a query's expression is the index's."""
+    return sa.func.left(key, sa.literal_column(str(GROUP_PREFIX)))
+
+
+# Members that carry a deploy, commit or trace id, per dialect: a query must spell this
+# as the partial index below does for the index to serve it.
+HAS_CHANGES = {
+    "sqlite": "json_array_length(change_keys) > 0",
+    "postgresql": "jsonb_array_length(change_keys) > 0",
+}
+
+
+def _lookup_indexes(m: sa.Table) -> None:
+    """The indexes of correlation's per-batch lookups (see lookup.py): recent members on a
+    key, members still firing on a key (`firing` is a column too so that SQLite answers
+    from the index alone), the latest members carrying a change."""
+    c = m.c
+
+    def recent(name: str, key: sa.ColumnElement[Any]) -> sa.Index:
+        return sa.Index(
+            f"ix_incident_members_{name}_recent", c.tenant_id, key, c.attached_at, c.incident_id
+        )
+
+    def firing(name: str, key: sa.ColumnElement[Any]) -> sa.Index:
+        return sa.Index(
+            f"ix_incident_members_{name}_firing",
+            c.tenant_id,
+            key,
+            c.incident_id,
+            c.attached_at,
+            c.firing,
+            sqlite_where=sa.text("firing = 1"),
+            postgresql_where=sa.text("firing"),
+        )
+
+    recent("service", c.service)
+    recent("family", c.family)
+    firing("family", c.family)
+    for dialect, group in (("sqlite", c.group_key), ("postgresql", indexed_group_key(c.group_key))):
+        recent("group", group).ddl_if(dialect=dialect)
+        firing("group", group).ddl_if(dialect=dialect)
+    sa.Index(
+        "ix_incident_members_changes",
+        c.tenant_id,
+        c.attached_at,
+        sqlite_where=sa.text(HAS_CHANGES["sqlite"]),
+        postgresql_where=sa.text(HAS_CHANGES["postgresql"]),
+    )
+
+
+_lookup_indexes(incident_members)
 
 incident_timeline = sa.Table(
     "incident_timeline",
