@@ -61,8 +61,13 @@ def test_serve_processes_in_a_child_and_reports_its_figures(tmp_path: Path) -> N
         assert accepted == plan.distinct  # counted by the child, shown by the parent
         assert metric_value(text, "vigil_webhooks_received_total", source="alertmanager") == 20
         assert metric_value(text, "vigil_intake_backlog") == 0
+        environ = Path(f"/proc/{children[0]}/environ").read_bytes().split(b"\0")
+        [snapshot] = [Path(v.split(b"=", 1)[1].decode()) for v in environ
+                      if v.startswith(b"VIGIL_METRICS_SNAPSHOT=")]  # fmt: skip
+        assert snapshot.exists()
     finally:
         server.stop()
+    assert not snapshot.parent.exists()  # the snapshot's folder goes with the server
     deadline = time.monotonic() + 15
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,7 @@ class ProcessingChild:
                 log.error("processing child did not stop within %ss; killing it", grace)
                 proc.kill()
                 await asyncio.to_thread(proc.wait)
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def _spawn(self) -> None:
         env = {**os.environ, SNAPSHOT_ENV: str(self.snapshot)}
