@@ -31,7 +31,7 @@ from vigil.pipeline.dedup import DedupStage
 from vigil.pipeline.enrich import EnrichStage
 from vigil.pipeline.intake import IntakeSink
 from vigil.pipeline.ordering import StreamOrder
-from vigil.pipeline.outbox import outbox_url
+from vigil.pipeline.outbox import open_outbox
 from vigil.pipeline.silence import SilenceStage
 from vigil.pipeline.store import StoreStage
 from vigil.pipeline.validate import ValidateStage
@@ -69,9 +69,10 @@ def build_sequence(settings: Settings, catalog: ServiceCatalog, ids: IdFactory) 
 
 def _outbox(settings: Settings) -> Database | None:
     """Embedded (SQLite, no bus), intake has a file of its own: vigil.pipeline.outbox."""
-    url = None if settings.bus_url else outbox_url(settings.database_url)
+    if settings.bus_url:
+        return None
     # Its processor checkpoints it, so that no webhook's commit does.
-    return Database(url, autocheckpoint=False) if url else None
+    return open_outbox(settings.database_url, autocheckpoint=False)
 
 
 def _processor(  # noqa: PLR0913 - the parts a processor is made of

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from tests.conftest import DbTarget
 from tests.ingestion import metric_value
 from vigil.pipeline.intake import request_key
-from vigil.pipeline.outbox import outbox_url
+from vigil.pipeline.outbox import open_outbox
 from vigil.pipeline.tables import dead_letters, events, intake, receipts
 from vigil.platform.db import Database
 from vigil.sources.alertmanager import AlertmanagerSource
@@ -72,8 +72,7 @@ class Stored:
 
 async def read_back(database: DbTarget) -> Stored:
     db = Database(database.url, schema=database.schema)
-    side = outbox_url(database.url)
-    outbox = Database(side) if side else db  # embedded, intake has a file of its own
+    outbox = open_outbox(database.url) or db  # embedded, intake has a file of its own
     try:
         async with outbox.session() as session:
             query = sa.select(intake.c.request_key, intake.c.state)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from vigil.pipeline.tables import intake
 from vigil.platform.db import Database
 
-__all__ = ["outbox_url", "prepare_outbox"]
+__all__ = ["open_outbox", "outbox_url", "prepare_outbox"]
 
 
 def outbox_url(database_url: str) -> str | None:
@@ -36,6 +36,13 @@ def outbox_url(database_url: str) -> str | None:
     return url.set(
         database=str(path.with_name(f"{path.stem}-intake{path.suffix}"))
     ).render_as_string(hide_password=False)
+
+
+def open_outbox(database_url: str, *, autocheckpoint: bool = True) -> Database | None:
+    """The outbox file's database beside `database_url`, or None when intake lives in the
+    database itself (Postgres, in-memory SQLite)."""
+    url = outbox_url(database_url)
+    return Database(url, autocheckpoint=autocheckpoint) if url else None
 
 
 async def prepare_outbox(outbox: Database, main: Database, *, move: bool = True) -> int:

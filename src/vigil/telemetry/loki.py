@@ -19,6 +19,7 @@ from vigil.telemetry.logfiles import LogLine
 from vigil.telemetry.query import (
     QueryFailure,
     QueryWindow,
+    api_client,
     failure_from_exception,
     failure_from_response,
 )
@@ -80,9 +81,7 @@ class LokiClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False
-        )
+        self._http = api_client(self.base_url, timeout=timeout, transport=transport)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -18,6 +18,7 @@ import httpx
 from vigil.telemetry.query import (
     QueryFailure,
     QueryWindow,
+    api_client,
     failure_from_exception,
     failure_from_response,
 )
@@ -88,10 +89,7 @@ class PrometheusClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        # trust_env=False: a proxy from the environment must not capture a loopback URL.
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False
-        )
+        self._http = api_client(self.base_url, timeout=timeout, transport=transport)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -137,27 +135,23 @@ class PrometheusClient:
             response = await self._http.get(path, params=params)
         except httpx.HTTPError as exc:
             return PromResult(query, window, failure=failure_from_exception(exc, query, window))
+
+        def failed(detail: str) -> PromResult:
+            failure = failure_from_response(response, detail, query, window)
+            return PromResult(query, window, failure=failure)
+
         try:
             body = response.json()
         except ValueError:
-            detail = f"not JSON: {response.text[:200]!r}"
-            return PromResult(
-                query, window, failure=failure_from_response(response, detail, query, window)
-            )
+            return failed(f"not JSON: {response.text[:200]!r}")
         if response.status_code != 200 or body.get("status") != "success":
-            detail = (
+            return failed(
                 f"{body.get('errorType', 'error')}: {body.get('error', response.reason_phrase)}"
-            )
-            return PromResult(
-                query, window, failure=failure_from_response(response, detail, query, window)
             )
         try:
             series = _series(body.get("data", {}))
         except (KeyError, TypeError, ValueError) as exc:
-            detail = f"unexpected result shape: {type(exc).__name__}: {exc}"
-            return PromResult(
-                query, window, failure=failure_from_response(response, detail, query, window)
-            )
+            return failed(f"unexpected result shape: {type(exc).__name__}: {exc}")
         return PromResult(query, window, series, warnings=list(body.get("warnings", [])))
 
 

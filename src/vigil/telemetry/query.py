@@ -7,7 +7,23 @@ from datetime import datetime
 
 import httpx
 
-__all__ = ["QueryFailure", "QueryWindow", "failure_from_exception", "failure_from_response"]
+__all__ = [
+    "QueryFailure",
+    "QueryWindow",
+    "api_client",
+    "failure_from_exception",
+    "failure_from_response",
+]
+
+
+def api_client(
+    base_url: str, *, timeout: float, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    """The HTTP client of a telemetry API. trust_env=False: a proxy from the environment
+    must not capture a loopback URL."""
+    return httpx.AsyncClient(
+        base_url=base_url, timeout=timeout, transport=transport, trust_env=False
+    )
 
 
 @dataclass(frozen=True, slots=True)

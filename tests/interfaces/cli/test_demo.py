@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from vigil.interfaces.cli import State, app
-from vigil.pipeline.outbox import outbox_url
+from vigil.pipeline.outbox import open_outbox
 from vigil.pipeline.tables import dead_letters, events, intake, receipts
 from vigil.platform.db import Database
 from vigil.sources import load_sources
@@ -29,7 +29,8 @@ def summary(output: str) -> dict[str, int]:
 
 async def database_figures(path: Path) -> dict[str, int]:
     db = Database(f"sqlite:///{path}")
-    outbox = Database(str(outbox_url(f"sqlite:///{path}")))
+    outbox = open_outbox(f"sqlite:///{path}")
+    assert outbox is not None
     sources = load_sources(plugins=[])
     try:
         async with db.session() as session:

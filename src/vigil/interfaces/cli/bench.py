@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vigil.pipeline.outbox import outbox_url
+from vigil.pipeline.outbox import open_outbox
 from vigil.pipeline.tables import dead_letters, events, intake, receipts
 from vigil.platform.db import Database
 from vigil.testing.load import ServerProcess, StormPlan, plan_alertmanager_load, run_load
@@ -66,8 +66,7 @@ class _Stored:
 async def _stored(url: str, schema: str | None, wait_seconds: float) -> _Stored:
     """Wait for the backlog to drain, then read back counts and (received, processed)."""
     db = Database(url, schema=schema)
-    side = outbox_url(url)
-    outbox = Database(side) if side else db  # where intake is (vigil.pipeline.outbox)
+    outbox = open_outbox(url) or db  # where intake is (vigil.pipeline.outbox)
     try:
         deadline = time.monotonic() + wait_seconds
         async with outbox.engine.connect() as conn:
