@@ -188,3 +188,17 @@ async def test_a_translator_bug_keeps_the_body_as_a_dead_letter(runtime: Runtime
     [letter] = await dead_letters(runtime)
     assert (letter.source, letter.stage, letter.payload) == ("broken", "parse", '{"a": 1}')
     assert await intake_rows(runtime) == []
+
+
+async def test_in_memory_database_stores_and_recognises_redeliveries(
+    make_runtime: MakeRuntime,
+) -> None:
+    """In-memory SQLite has no outbox file and no writer thread: intake is written
+    through the async engine, with the same outcome."""
+    runtime = await make_runtime(database_url="sqlite:///:memory:", database_schema=None)
+    first = await accept(runtime, "alertmanager", REAL_ALERTMANAGER)
+    again = await accept(runtime, "alertmanager", REAL_ALERTMANAGER)
+    assert (first.duplicate, again.duplicate, again.intake_id) == (False, True, first.intake_id)
+    assert [row.id for row in await intake_rows(runtime)] == [first.intake_id]
+    assert await runtime.processor.drain() == 1
+    assert (await stored_event(runtime)).occurrences == 1

@@ -179,3 +179,41 @@ async def test_grown_tables_are_analysed_then_no_longer_grown(database: DbTarget
     assert grown == ([] if database.backend == "sqlite" else [table.name])
     if database.backend == "postgres":
         assert estimate == 300
+
+
+async def test_write_at_once_commits_or_rolls_back_as_one(database: DbTarget) -> None:
+    """A SQLite file is written by a thread of its own; Postgres by the async engine."""
+    await _write_at_once_round_trip(Database(database.url, schema=database.schema))
+
+
+async def test_write_at_once_on_in_memory_sqlite() -> None:
+    """An in-memory database cannot be shared with a thread's connection: async engine."""
+    await _write_at_once_round_trip(Database("sqlite:///:memory:"))
+
+
+async def _write_at_once_round_trip(db: Database) -> None:
+    table = _table(sa.MetaData())
+    at = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+    def insert(conn: sa.Connection) -> list[int]:
+        conn.execute(
+            table.insert(), [{"id": 1, "at": at, "doc": {"a": 1}}, {"id": 2, "at": at, "doc": {}}]
+        )
+        return list(conn.execute(sa.select(table.c.id).order_by(table.c.id)).scalars())
+
+    def insert_then_fail(conn: sa.Connection) -> None:
+        conn.execute(table.insert().values(id=3, at=at, doc={}))
+        raise RuntimeError("boom")
+
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+        assert await db.write_at_once(insert) == [1, 2]
+        with pytest.raises(RuntimeError, match="boom"):
+            await db.write_at_once(insert_then_fail)
+        # The async engine sees what the writer committed, converted by the column types.
+        async with db.session() as session:
+            rows = (await session.execute(sa.select(table).order_by(table.c.id))).all()
+    finally:
+        await db.dispose()
+    assert [(r.id, r.at, r.doc) for r in rows] == [(1, at, {"a": 1}), (2, at, {})]

@@ -14,7 +14,6 @@ from typing import Protocol
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from vigil.events import Event
 from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters
@@ -79,6 +78,9 @@ class IntakeSink(Protocol):
     `events` is the parse already done, or None to parse again when processing."""
 
     async def submit(self, request: IntakeRequest, events: list[Event] | None) -> StoredIntake: ...
+
+
+_Found = dict[tuple[str, str, str], str]  # (tenant, source, request key) -> intake id
 
 
 @dataclass(slots=True)
@@ -167,16 +169,9 @@ class IntakeWriter:
             if key not in mine:
                 mine[key] = req.id or self._ids.new()
                 rows.append(_row(mine[key], req))
-        async with self._db.writing() as session:
-            await session.execute(_insert_ignoring_conflicts(self._db), rows)
-            query = sa.select(
-                intake.c.id, intake.c.tenant_id, intake.c.source, intake.c.request_key
-            ).where(intake.c.request_key.in_(sorted({k[2] for k in mine})))
-            stored = {
-                (r.tenant_id, r.source, r.request_key): r.id
-                for r in (await session.execute(query)).all()
-            }
-            await session.commit()
+        keys = sorted({k[2] for k in mine})
+        store = _store_sqlite if self._db.is_sqlite else _store
+        stored = await self._db.write_at_once(lambda conn: store(conn, rows, keys))
         results, claimed = [], set()
         for pending in batch:
             req = pending.request
@@ -188,11 +183,51 @@ class IntakeWriter:
         return results
 
 
-def _insert_ignoring_conflicts(db: Database) -> sa.Insert:
-    insert = sqlite_insert if db.is_sqlite else postgresql_insert
-    return insert(intake).on_conflict_do_nothing(
+def _store(conn: sa.Connection, rows: list[dict[str, object]], keys: list[str]) -> _Found:
+    """Insert `rows` (skipping stored keys) and read back which id holds each key."""
+    insert = postgresql_insert(intake).on_conflict_do_nothing(
         index_elements=["tenant_id", "source", "request_key"]
     )
+    conn.execute(insert, rows)
+    query = sa.select(intake.c.id, intake.c.tenant_id, intake.c.source, intake.c.request_key)
+    found = conn.execute(query.where(intake.c.request_key.in_(keys)))
+    return {(r.tenant_id, r.source, r.request_key): r.id for r in found}
+
+
+_COLUMNS = ("id", "tenant_id", "source", "request_key", "received_at", "body", "headers", "state")
+_SQLITE_INSERT = (
+    f"INSERT INTO intake ({', '.join(_COLUMNS)}, attempts)"
+    f" VALUES ({', '.join('?' * len(_COLUMNS))}, 0)"
+    " ON CONFLICT (tenant_id, source, request_key) DO NOTHING"
+)
+
+
+def _store_sqlite(conn: sa.Connection, rows: list[dict[str, object]], keys: list[str]) -> _Found:
+    """`_store` through the SQLite driver itself, the one write on the webhook path.
+    Through SQLAlchemy it cost 0.3-0.7 ms a batch against 0.1-0.2 ms for the write, all
+    of it holding the interpreter lock the requests wait for. The columns' own types
+    convert the values, as SQLAlchemy would."""
+    convert = [intake.c[name].type.bind_processor(conn.dialect) for name in _COLUMNS]
+    params = [
+        tuple(
+            row[name] if to is None else to(row[name])
+            for name, to in zip(_COLUMNS, convert, strict=True)
+        )
+        for row in rows
+    ]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(_SQLITE_INSERT, params)
+        marks = ", ".join("?" * len(keys))
+        cursor.execute(
+            f"SELECT id, tenant_id, source, request_key FROM intake WHERE request_key IN ({marks})",
+            keys,
+        )
+        return {
+            (tenant, source, key): intake_id for intake_id, tenant, source, key in cursor.fetchall()
+        }
+    finally:
+        cursor.close()
 
 
 def _row(intake_id: str, req: IntakeRequest) -> dict[str, object]:

@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     maintenance_windows: list[MaintenanceWindow] = []
     priority_rules: list[PriorityRule] = []
     processor_batch_size: int = Field(default=25, gt=0)
+    # `vigil serve` processes in a child process; it runs this much nicer (lower CPU
+    # priority) than the process answering webhooks, so a backlog never slows the 2xx.
+    processing_nice: int = Field(default=10, ge=0, le=19)
     # Scale-out: with a bus, webhooks are published to it and `vigil worker`s store and
     # process them (nats://host:4222, JetStream); without one, all runs in-process.
     bus_url: str | None = Field(default=None, pattern=r"^nats://")

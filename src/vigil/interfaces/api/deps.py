@@ -12,7 +12,9 @@ from vigil.interfaces.runtime import Runtime
 __all__ = ["RuntimeDep", "TenantDep", "error_response", "get_runtime", "get_tenant"]
 
 
-def get_runtime(request: Request) -> Runtime:
+# Both are `async def` on purpose: FastAPI runs a plain `def` dependency on its thread
+# pool, a thread hop per request for a dictionary lookup.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -20,7 +22,9 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_tenant(runtime: RuntimeDep, x_vigil_tenant: Annotated[str | None, Header()] = None) -> str:
+async def get_tenant(
+    runtime: RuntimeDep, x_vigil_tenant: Annotated[str | None, Header()] = None
+) -> str:
     return x_vigil_tenant or runtime.settings.default_tenant
 
 

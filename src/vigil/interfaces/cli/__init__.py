@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,6 +149,9 @@ def process(ctx: typer.Context) -> None:
     """Process stored intake until stdin closes (`vigil serve` runs this)."""
     runtime = _state(ctx).runtime()
     _long_lived_process()
+    # Answering webhooks is what must stay quick; processing catches up (Unix only).
+    if runtime.settings.processing_nice and hasattr(os, "nice"):
+        os.nice(runtime.settings.processing_nice)
     asyncio.run(run_processing_child(runtime))
 
 
