@@ -37,13 +37,12 @@ _MAX_HINTS = 20_000
 # and how many changed rows make a table worth analysing (then each time it doubles).
 _STATS_EVERY = timedelta(seconds=2)
 _STATS_MIN_ROWS = 2000
-# Under a backlog on Postgres a batch grows (doubling) up to this many times the configured
-# size while batches stay quick: per-batch costs (claim, lookups, commit) are then shared
-# by more events. A slow batch (CPU-bound stages hold the event loop the webhooks share)
-# goes back to the configured size. SQLite keeps it always: its batch holds the one write
-# lock its other writers wait for.
+# Under a backlog a batch grows (doubling) up to this many times the configured size while
+# batches stay quick: per-batch costs (claim, lookups, commit) are then shared by more
+# events. A slow batch goes back to the configured size. SQLite with intake in the same
+# file keeps it always: there its batch holds the one write lock the webhooks wait for.
 _MAX_GROWTH = 4
-_QUICK_BATCH = timedelta(milliseconds=250)
+_QUICK_BATCH = timedelta(seconds=1)
 _HELD_OFF_POLL = 0.05
 _CHECKPOINT_EVERY = timedelta(seconds=1)
 
@@ -269,9 +268,10 @@ class Processor:
             await self._outbox.checkpoint()
 
     def _resize(self, *, full: bool, took: timedelta) -> None:
-        """A full claim means a backlog: on Postgres, claim twice as many next time, as
-        long as batches stay quick."""
-        if full and took < _QUICK_BATCH and not self._db.is_sqlite:
+        """A full claim means a backlog: claim twice as many next time, as long as batches
+        stay quick (not where webhooks wait for the batch's write lock)."""
+        webhooks_wait = self._db.is_sqlite and self._outbox is self._db
+        if full and took < _QUICK_BATCH and not webhooks_wait:
             self._claim_size = min(self._claim_size * 2, self._batch_size * _MAX_GROWTH)
         elif not full or took >= _QUICK_BATCH:
             self._claim_size = self._batch_size
