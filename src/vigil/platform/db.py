@@ -176,8 +176,10 @@ class Database:
         busy core. Elsewhere (Postgres, in-memory SQLite) `work` runs on the async engine.
         """
         if not self._threaded:
-            async with self.engine.begin() as conn:
-                return await conn.run_sync(work)
+            async with self.writing() as session:
+                result = await session.run_sync(lambda sync: work(sync.connection()))
+                await session.commit()
+                return result
         async with self._write_lock:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._writer_thread(), self._write_sync, work)
