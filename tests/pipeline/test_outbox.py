@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
-from vigil.pipeline.outbox import outbox_url, prepare_outbox
+from tests.conftest import T0, MakeRuntime
+from tests.ingestion import accept, stored_events
+from tests.payloads import am_alert, am_body
+from vigil.pipeline.outbox import ProcessingLock, outbox_url, prepare_outbox
 from vigil.pipeline.tables import intake
 from vigil.platform.db import Database
 from vigil.platform.migrate import upgrade
@@ -48,3 +56,68 @@ async def test_requests_an_earlier_version_left_pending_move_to_the_outbox(tmp_p
         await outbox.dispose()
     assert [tuple(r) for r in moved] == [("01PENDING00000000000000000", "pending")]
     assert list(left) == ["01DONE0000000000000000000"]
+
+
+_HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold_in_another_process(path: Path, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+async def test_processing_lock_waits_for_another_process(tmp_path: Path) -> None:
+    lock = ProcessingLock(Database(f"sqlite:///{tmp_path / 'vigil-intake.db'}"))
+    holder = _hold_in_another_process(lock.path, 0.5)
+    try:
+        started = time.monotonic()
+        async with lock:
+            waited = time.monotonic() - started
+            assert holder.poll() is not None  # it let go by exiting
+    finally:
+        holder.wait()
+        lock.close()
+    assert waited >= 0.3
+
+
+async def test_a_cancelled_wait_for_the_processing_lock_does_not_keep_it(tmp_path: Path) -> None:
+    lock = ProcessingLock(Database(f"sqlite:///{tmp_path / 'vigil-intake.db'}"))
+    holder = _hold_in_another_process(lock.path, 0.3)
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(lock.__aenter__(), timeout=0.05)
+        holder.wait()
+        await asyncio.sleep(0.2)  # the waiting thread got the lock after the holder left
+        second = _hold_in_another_process(lock.path, 0.0)  # so it was let go again
+        second.wait()
+        async with lock:
+            pass
+    finally:
+        lock.close()
+
+
+async def test_two_processors_on_one_outbox_process_each_request_once(
+    make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
+    """`vigil serve`'s processing child and a `vigil dlq replay` beside it both process
+    the same outbox; each request is still processed once."""
+    url = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}", "database_schema": None}
+    one, other = await make_runtime(**url), await make_runtime(**url)
+    for n in range(40):
+        await accept(one, "alertmanager", am_body(am_alert({"alertname": f"A{n}"}, T0)))
+    done = await asyncio.gather(one.processor.drain(), other.processor.drain())
+    assert sum(done) == 40
+    async with one.outbox.session() as session:
+        attempts = (await session.execute(sa.select(intake.c.attempts))).scalars().all()
+    assert attempts == [1] * 40
+    assert len(await stored_events(one)) == 40

@@ -115,6 +115,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.processor.close()
         await self.db.dispose()
         if self.outbox is not self.db:
             await self.outbox.dispose()

@@ -10,11 +10,20 @@ results to the main file. The two commits are not atomic together; a crash betwe
 leaves requests pending that are already processed, and processing them again stores
 nothing twice (each event's ingest id is a receipt in the main file). On Postgres, and
 with a bus, intake stays in the main database and one transaction does both.
+
+Only one processor works on an outbox at a time (`ProcessingLock`): `vigil serve`'s
+processing child, and a `vigil dlq replay` or an API replay beside it, would otherwise read
+the same pending requests and process them twice (a failing one dead-lettered twice).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import os
 from pathlib import Path
+from types import TracebackType
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,7 +32,7 @@ from sqlalchemy.engine import make_url
 from vigil.pipeline.tables import intake
 from vigil.platform.db import Database
 
-__all__ = ["open_outbox", "outbox_url", "prepare_outbox"]
+__all__ = ["ProcessingLock", "open_outbox", "outbox_url", "prepare_outbox"]
 
 
 def outbox_url(database_url: str) -> str | None:
@@ -65,3 +74,58 @@ async def prepare_outbox(outbox: Database, main: Database, *, move: bool = True)
         await session.execute(intake.delete().where(intake.c.id.in_([r["id"] for r in rows])))
         await session.commit()
     return len(rows)
+
+
+class ProcessingLock:
+    """Held while processing a batch from an outbox file: excludes other coroutines of this
+    process (an asyncio lock) and other processes (an advisory `flock` on a file beside the
+    outbox, released by the kernel if the holder dies)."""
+
+    def __init__(self, outbox: Database) -> None:
+        database = outbox.plain_url.database
+        assert database, "an outbox is a SQLite file"
+        self.path = Path(f"{database}.lock")
+        self._here = asyncio.Lock()
+        self._fd: int | None = None
+
+    async def __aenter__(self) -> None:
+        await self._here.acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another process is processing: wait off the loop
+                await _shielded_flock(self._fd)
+        except BaseException:
+            self._here.release()
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._fd is not None
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._here.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+async def _shielded_flock(fd: int) -> None:
+    """A blocking `flock` on a thread. If the waiter is cancelled, the lock the thread
+    still gets is let go at once rather than held forever."""
+    waiting = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+    try:
+        await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+
+        def let_go(done: asyncio.Future[None]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+        waiting.add_done_callback(let_go)
+        raise

@@ -19,6 +19,7 @@ from vigil.pipeline.base import Item, StageContext, StageFailure
 from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters
 from vigil.pipeline.intake import StoredIntake
 from vigil.pipeline.ordering import StreamOrder
+from vigil.pipeline.outbox import ProcessingLock
 from vigil.pipeline.sequence import Outcome, Sequence
 from vigil.pipeline.tables import intake
 from vigil.platform.clock import Clock
@@ -85,6 +86,7 @@ class Processor:
         self._order = order
         # Where intake is: the main database, or the embedded outbox file (vigil.pipeline.outbox).
         self._outbox = outbox or db
+        self._exclusive = ProcessingLock(self._outbox) if self._outbox is not db else None
         self._clock, self._ids, self._metrics = clock, ids, metrics
         self._batch_size = batch_size
         self._claim_size = batch_size
@@ -98,6 +100,14 @@ class Processor:
     @property
     def order(self) -> StreamOrder | None:
         return self._order
+
+    def close(self) -> None:
+        if self._exclusive is not None:
+            self._exclusive.close()
+
+    async def process_request(self, intake_id: str) -> int:
+        """Process this one pending request now (1), or nothing if it is not pending (0)."""
+        return await self._process_next(only=intake_id)
 
     def notify(self, stored: list[StoredIntake]) -> None:
         """Called by the intake writer after a commit: remember the parse, wake up."""
@@ -242,20 +252,22 @@ class Processor:
     async def _beside_outbox(
         self, limit: int, only: str | None
     ) -> tuple[int, list[dict[str, Any]], Outcome, list[NewDeadLetter]]:
-        async with self._outbox.session() as reading:
-            rows = await _claim(reading, limit, only)
-        if not rows:
-            return 0, [], Outcome([], [], []), []
-        try:
-            async with self._db.writing() as session:
-                outcome, letters, done, failed = await self._run(session, rows)
-                await session.commit()
-        except Exception as exc:
-            raise _BatchError(exc, [row["id"] for row in rows]) from exc
-        async with self._outbox.writing() as marking:
-            await _mark(marking, done, "done", self._clock.now())
-            await _mark(marking, failed, "failed", self._clock.now())
-            await marking.commit()
+        assert self._exclusive is not None
+        async with self._exclusive:
+            async with self._outbox.session() as reading:
+                rows = await _claim(reading, limit, only)
+            if not rows:
+                return 0, [], Outcome([], [], []), []
+            try:
+                async with self._db.writing() as session:
+                    outcome, letters, done, failed = await self._run(session, rows)
+                    await session.commit()
+            except Exception as exc:
+                raise _BatchError(exc, [row["id"] for row in rows]) from exc
+            async with self._outbox.writing() as marking:
+                await _mark(marking, done, "done", self._clock.now())
+                await _mark(marking, failed, "failed", self._clock.now())
+                await marking.commit()
         await self._checkpoint_outbox()
         return len(rows), rows, outcome, letters
 

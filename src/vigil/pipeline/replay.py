@@ -88,16 +88,19 @@ class DeadLetterReplayer:
             return False, f"still failing: body is not valid JSON: {exc}"
         except PayloadError as exc:
             return False, f"still failing: {exc}"
-        await self._requeue(letter)
-        await self._processor.drain()
+        intake_id = await self._requeue(letter)
+        # Only this request: a backlog is the processor's to work through, not the caller's.
+        await self._processor.process_request(intake_id)
         return True, f"parsed into {len(events)} event(s) and processed"
 
-    async def _requeue(self, letter: DeadLetter) -> None:
+    async def _requeue(self, letter: DeadLetter) -> str:
+        """Put the letter's request back in intake as pending; returns its intake id."""
         async with self._outbox.writing() as session:
             if letter.intake_id is not None:
+                intake_id = letter.intake_id
                 await session.execute(
                     intake.update()
-                    .where(intake.c.id == letter.intake_id)
+                    .where(intake.c.id == intake_id)
                     .values(state="pending", error=None)
                 )
             else:
@@ -107,10 +110,12 @@ class DeadLetterReplayer:
                     intake.c.source == letter.source,
                     intake.c.request_key == key,
                 )
-                if (await session.execute(query)).first() is None:
+                found = (await session.execute(query)).scalar_one_or_none()
+                intake_id = found or self._ids.new()
+                if found is None:
                     await session.execute(
                         intake.insert().values(
-                            id=self._ids.new(),
+                            id=intake_id,
                             tenant_id=letter.tenant_id,
                             source=letter.source,
                             request_key=key,
@@ -122,3 +127,4 @@ class DeadLetterReplayer:
                         )
                     )
             await session.commit()
+        return intake_id
