@@ -130,7 +130,7 @@ def classify(items: list[Evidence], scores: dict[str, float]) -> FaultKind:
         return "exception" if busy else "unknown"
     strongest = max(sorted(local), key=lambda f: local[f])
     resource = _resource_kind(local)
-    if resource is not None and strongest in ("cpu", "memory", "network", "latency"):
+    if resource is not None and strongest in _TIMING:
         return resource
     if strongest == "latency":
         return "network_delay"

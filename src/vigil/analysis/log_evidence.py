@@ -243,8 +243,8 @@ def log_evidence(
     every = pd.concat([every, span_context(every)], axis=1)
     known = every.drop_duplicates(["trace_id", "span_id"]).set_index(["trace_id", "span_id"])
     keys = pd.MultiIndex.from_arrays([data["trace_id"], data["span_id"]])
-    for column in ("operation", "caller", "request"):
-        data[column] = known[column].reindex(keys).fillna(ENTRY).to_numpy()
+    context = ["operation", "caller", "request"]
+    data[context] = known[context].reindex(keys).fillna(ENTRY).to_numpy()
     units = _units(data)
     shifts = _template_shifts(units, _silent_requests(every, data))
     found = _shift_evidence(shifts, data[data["is_window"]]) + _sequences(units)

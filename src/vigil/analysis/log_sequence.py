@@ -77,18 +77,20 @@ def _anchors(base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _expected(
-    before: dict[int, np.ndarray], during: dict[int, np.ndarray], anchor: np.ndarray
+    before: dict[int, np.ndarray],
+    pooled: np.ndarray,
+    during: dict[int, np.ndarray],
+    anchor: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Window trials, observed and expected co-occurrences, summed over strata.
 
     Each stratum's ``P(B | A)`` is its own baseline ratio shrunk by one pseudo-span
-    towards the pooled ratio; strata where the anchor has fewer than
-    :data:`MIN_ANCHOR_SPANS` baseline spans are left out (a new caller's requests may
-    well take another path).
+    towards the pooled ratio (``pooled``: the baseline strata summed); strata where the
+    anchor has fewer than :data:`MIN_ANCHOR_SPANS` baseline spans are left out (a new
+    caller's requests may well take another path).
     """
     size = anchor.size
     targets = np.arange(size)
-    pooled = sum(before.values(), np.zeros((size, size)))
     prior = (pooled[anchor, targets] + 0.5) / (pooled[anchor, anchor] + 1.0)
     trials, observed, expected = np.zeros(size), np.zeros(size), np.zeros(size)
     for stratum, counts in during.items():
@@ -117,8 +119,9 @@ def sequence_evidence(service: str, lines: SequenceLines, names: np.ndarray) -> 
         return []
     before = _cooccurrence(spans[~in_window], templates[~in_window], strata[~in_window], local.size)
     during = _cooccurrence(spans[in_window], templates[in_window], strata[in_window], local.size)
-    anchor, share = _anchors(sum(before.values(), np.zeros((local.size, local.size))))
-    trials, observed, expected = _expected(before, during, anchor)
+    pooled = sum(before.values(), np.zeros((local.size, local.size)))
+    anchor, share = _anchors(pooled)
+    trials, observed, expected = _expected(before, pooled, during, anchor)
     mean_share = np.where(trials > 0, expected / np.maximum(trials, 1.0), 0.0)
     # One-sided binomial tail of seeing this few, expressed in normal sigmas; the strata's
     # shares are folded into their mean (a binomial with the same expectation).

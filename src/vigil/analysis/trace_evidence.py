@@ -111,14 +111,14 @@ def _latency(
     Vectorised: baseline median and MAD per key, window median per key, joined.
     """
     past = base[[*key, value]].dropna()
-    stats = past.groupby(key)[value].agg(["median", "size"])
-    deviation = (past[value] - past.join(stats["median"], on=key)["median"]).abs()
-    stats["mad"] = deviation.groupby([past[k] for k in key]).median() * 1.4826
+    baseline = past.groupby(key)[value].agg(["median", "size"])
+    deviation = (past[value] - past.join(baseline["median"], on=key)["median"]).abs()
+    baseline["mad"] = deviation.groupby([past[k] for k in key]).median() * 1.4826
     current = window[[*key, value, "start"]].dropna(subset=[value])
     now = current.groupby(key).agg(
         observed=(value, "median"), count=(value, "size"), onset=("start", "min")
     )
-    joined = now.join(stats, how="inner")
+    joined = now.join(baseline, how="inner")
     joined = joined[(joined["size"] >= MIN_SPANS) & (joined["count"] >= MIN_SPANS)]
     scale = np.maximum(
         np.maximum(joined["mad"], floors.relative * joined["median"].abs()), floors.absolute

@@ -82,7 +82,7 @@ class CorrelateStage:
         # Replayed or late traffic is judged by its own time, not the processing time.
         earliest = min(ctx.now, *(item.event.ts for item in items))
         signals = [signal_of(item) for item in items]
-        changes = {item.event.service for item in items if _is_change(item)}
+        changes = sorted({s for item in items if _is_change(item) and (s := item.event.service)})
         loaded = await lookup.load_incidents(
             ctx.session,
             tenant_id,
@@ -98,7 +98,7 @@ class CorrelateStage:
                 self._change(board, item)
         await board.flush(ctx.session, ctx.now)
 
-    def _keys(self, signals: list[Signal], since: datetime, changes: set[str | None]) -> BatchKeys:
+    def _keys(self, signals: list[Signal], since: datetime, changes: list[str]) -> BatchKeys:
         """What to load: incidents holding these alerts, or alerts that share a group,
         family or service with them, or sit on a service they call or are called by, and
         the incidents on the services of these changes."""
@@ -112,7 +112,7 @@ class CorrelateStage:
             families=sorted({s.family for s in signals}),
             group_keys=sorted({s.group_key for s in signals if s.group_key}),
             since=since,
-            change_services=sorted(s for s in changes if s),
+            change_services=changes,
         )
 
     def _alert(self, board: Board, item: Item, signal: Signal, now: datetime) -> None:

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from vigil.platform.db import JSONType, UTCDateTime, metadata
 
 __all__ = [
-    "GROUP_PREFIX",
     "HAS_CHANGES",
     "incident_feedback",
     "incident_members",

@@ -32,6 +32,10 @@ class NotifyRelay:
 
 
 class ExternalProcessing(Protocol):
+    """Processing run outside this process (`vigil serve`'s child): started with the
+    runtime, woken (never blocking) when intake was stored, and stopped after the batch
+    in hand."""
+
     def start(self) -> None: ...
     def notify(self, stored: list[StoredIntake]) -> None: ...
     async def stop(self) -> None: ...
@@ -111,7 +115,7 @@ class Runtime:
             self._elsewhere = False
         if self._task is not None:
             self._stop.set()
-            self._processor_wake()
+            self.wake_processing()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -119,9 +123,6 @@ class Runtime:
         await self.db.dispose()
         if self.outbox is not self.db:
             await self.outbox.dispose()
-
-    def _processor_wake(self) -> None:
-        self.processor.notify([])
 
 
 class RuntimeFactory(Protocol):

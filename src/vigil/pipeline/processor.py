@@ -240,8 +240,7 @@ class Processor:
                 if not taken:
                     return 0, [], Outcome([], [], []), []
                 outcome, letters, done, failed = await self._run(session, rows)
-                await _mark(session, done, "done", self._clock.now())
-                await _mark(session, failed, "failed", self._clock.now())
+                await _mark_processed(session, done, failed, self._clock.now())
                 if self._order is not None and stream is not None:
                     await self._order.advance(session, stream)
                 await session.commit()
@@ -265,8 +264,7 @@ class Processor:
             except Exception as exc:
                 raise _BatchError(exc, [row["id"] for row in rows]) from exc
             async with self._outbox.writing() as marking:
-                await _mark(marking, done, "done", self._clock.now())
-                await _mark(marking, failed, "failed", self._clock.now())
+                await _mark_processed(marking, done, failed, self._clock.now())
                 await marking.commit()
         await self._checkpoint_outbox()
         return len(rows), rows, outcome, letters
@@ -418,6 +416,13 @@ async def _mark(
             .where(intake.c.id.in_(ids))
             .values(state=state, processed_at=now, attempts=intake.c.attempts + 1, error=error)
         )
+
+
+async def _mark_processed(
+    session: AsyncSession, done: list[str], failed: list[str], now: datetime
+) -> None:
+    await _mark(session, done, "done", now)
+    await _mark(session, failed, "failed", now)
 
 
 def _payload_letter(row: Mapping[str, Any], stage: str, exc: Exception) -> NewDeadLetter:

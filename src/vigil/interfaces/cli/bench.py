@@ -68,8 +68,8 @@ class _Stored:
     spans: list[tuple[datetime, datetime]]
 
 
-async def _stored(url: str, schema: str | None, wait_seconds: float) -> _Stored:
-    """Wait for the backlog to drain, then read back counts and (received, processed)."""
+async def _drained(url: str, schema: str | None, wait_seconds: float) -> None:
+    """Wait (up to `wait_seconds`) until no request in intake is pending."""
     db = Database(url, schema=schema)
     outbox = open_outbox(url) or db  # where intake is (vigil.pipeline.outbox)
     try:
@@ -80,6 +80,19 @@ async def _stored(url: str, schema: str | None, wait_seconds: float) -> _Stored:
             while (await conn.execute(pending)).scalar_one() and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
                 await conn.rollback()
+    finally:
+        await db.dispose()
+        if outbox is not db:
+            await outbox.dispose()
+
+
+async def _stored(url: str, schema: str | None, wait_seconds: float) -> _Stored:
+    """Wait for the backlog to drain, then read back counts and (received, processed)."""
+    await _drained(url, schema, wait_seconds)
+    db = Database(url, schema=schema)
+    outbox = open_outbox(url) or db
+    try:
+        async with outbox.engine.connect() as conn:
             n_intake = (
                 await conn.execute(sa.select(sa.func.count()).select_from(intake))
             ).scalar_one()
@@ -134,7 +147,7 @@ def _one_run(plan: StormPlan, database: str, concurrency: int, run: int) -> RunF
         )
         paced_from = datetime.now(UTC)
         paced = run_load(host, server.port, hook, paced_plan.bodies, concurrency=128, rate=rate)
-        asyncio.run(_stored(url, schema, wait_seconds=300))
+        asyncio.run(_drained(url, schema, wait_seconds=300))
         sat_span = max(d for _, d in first.spans) - min(g for g, _ in first.spans)
         processed_per_s = first.receipts / sat_span.total_seconds()
         steady_rate = 0.5 * processed_per_s / plan.per_request
