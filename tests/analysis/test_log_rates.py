@@ -164,3 +164,60 @@ def test_window_rate_until_the_template_is_forgotten() -> None:
     assert tracker.window_rate(["served"], 33 * MINUTE) == 0
     assert tracker.window_rate(["served"], 34 * MINUTE) is None  # beyond the horizon
     assert tracker.window_rate(["unknown"], 20 * MINUTE) is None
+
+
+def _job(tracker: RateTracker, start_minute: int, lines: int) -> None:
+    """A batch job: ``lines`` lines in its first minute."""
+    for i in range(lines):
+        tracker.add("job", start_minute * MINUTE + i * MINUTE / (lines + 1))
+
+
+def test_a_template_back_after_a_long_silence_is_not_new() -> None:
+    tracker = RateTracker()  # horizon: 5 + 60 minutes
+    for minute in range(0, 200):  # the job runs at minute 20, then is silent for 3 hours
+        if minute == 20:
+            _job(tracker, 20, 8)
+        _steady(tracker, {"served": 10.0}, range(minute, minute + 1), seed=minute)
+        found = tracker.shifts((minute + 1) * MINUTE - 1)
+        assert [s.key for s in found] == (["job"] if 20 <= minute < 25 else [])
+    _job(tracker, 200, 8)
+    _steady(tracker, {"served": 10.0}, range(200, 201), seed=2)
+    assert tracker.shifts(201 * MINUTE - 1) == []
+    state = tracker.snapshot()
+    assert state.known["job"][0] == 8  # its busiest bucket before the horizon
+
+
+def test_a_template_back_much_busier_than_ever_is_a_rise() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"served": 10.0}, range(0, 120))
+    _job(tracker, 20, 2)
+    _job(tracker, 120, 40)
+    _steady(tracker, {"served": 10.0}, range(120, 121), seed=2)
+    (shift,) = tracker.shifts(121 * MINUTE - 1)
+    assert (shift.key, shift.kind, shift.window_count) == ("job", "increase", 40)
+    assert shift.baseline_rate == 2.0  # lines per minute of its busiest minute
+
+
+def test_a_template_forgotten_entirely_is_new_again() -> None:
+    settings = RateSettings(window_buckets=2, baseline_buckets=3, min_baseline_buckets=2)
+    tracker = RateTracker(settings.model_copy(update={"max_known": 10}))
+    for minute in range(100):
+        for key in range(minute, minute + 4):
+            tracker.add(f"t{key}", minute * MINUTE)
+    assert len(tracker.snapshot().known) <= 10
+    tracker.add("t0", 100 * MINUTE)  # its memory was evicted long ago
+    assert ("t0", "new") in {(s.key, s.kind) for s in tracker.shifts(100 * MINUTE + 1)}
+
+
+def test_known_templates_survive_a_snapshot() -> None:
+    tracker = RateTracker()
+    _steady(tracker, {"served": 10.0}, range(0, 120))
+    _job(tracker, 20, 8)
+    restored = RateTracker.restore(
+        RateState.model_validate_json(tracker.snapshot().model_dump_json())
+    )
+    for t in (tracker, restored):
+        _job(t, 120, 8)
+    assert restored.shifts(121 * MINUTE - 1) == tracker.shifts(121 * MINUTE - 1) == []
+    legacy = tracker.snapshot().model_dump(exclude={"known"})  # saved before this memory
+    assert RateTracker.restore(RateState.model_validate(legacy)).snapshot().known == {}

@@ -12,6 +12,12 @@ pseudo-count, so a template seen once an hour has a small but non-zero rate. A t
 whose first line falls in the window, once the source has a baseline of
 ``min_baseline_buckets``, is reported as new.
 
+Templates outlive their counts: for each one the tracker remembers its busiest bucket
+before the horizon (at most ``max_known`` templates, the longest-silent forgotten first).
+A template that comes back after a silence longer than the horizon (a nightly job's
+lines) is therefore not new; its window is tested as a rise against the rate of its
+busiest bucket, so it is reported only when it comes back busier than it ever was.
+
 A rise is reported when the window count is unlikely under a Poisson law with the
 baseline rate (``p <= max_p_value``), is at least ``min_ratio`` times the expected count
 and is backed by at least ``min_count`` lines.
@@ -70,6 +76,7 @@ class RateSettings(BaseModel):
     max_p_value: float = Field(default=1e-3, gt=0, lt=1)
     prior_count: float = Field(default=0.5, ge=0)
     max_templates: int = Field(default=5000, ge=1)
+    max_known: int = Field(default=20000, ge=1)
     # A fall of the rate (see the module docstring): steady templates with enough lines only.
     drop_min_baseline_buckets: int = Field(default=30, ge=1)
     drop_min_presence: float = Field(default=0.8, gt=0, le=1)
@@ -100,6 +107,8 @@ class RateState(BaseModel):
     start: int | None
     counts: dict[str, dict[int, int]]
     first_seen: dict[str, float]
+    # Per template: [busiest bucket's count before the horizon, last bucket with a line].
+    known: dict[str, tuple[int, int]] = Field(default_factory=dict)
 
 
 class RateTracker:
@@ -110,6 +119,7 @@ class RateTracker:
         self._start: int | None = None
         self._counts: dict[str, dict[int, int]] = {}
         self._first: dict[str, float] = {}
+        self._known: dict[str, tuple[int, int]] = {}  # busiest bucket before, last bucket
         self._last: int = 0
 
     def bucket(self, ts: float) -> int:
@@ -165,7 +175,11 @@ class RateTracker:
         """Everything counted, as plain data."""
         counts = {k: dict(v) for k, v in self._counts.items()}
         return RateState(
-            settings=self.settings, start=self._start, counts=counts, first_seen=dict(self._first)
+            settings=self.settings,
+            start=self._start,
+            counts=counts,
+            first_seen=dict(self._first),
+            known=dict(self._known),
         )
 
     @classmethod
@@ -175,6 +189,7 @@ class RateTracker:
         tracker._start = state.start
         tracker._counts = {k: dict(v) for k, v in state.counts.items()}
         tracker._first = {k: v for k, v in state.first_seen.items() if k in tracker._counts}
+        tracker._known = {k: (int(v[0]), int(v[1])) for k, v in state.known.items()}
         tracker._last = max((max(v) for v in tracker._counts.values() if v), default=0)
         return tracker
 
@@ -196,7 +211,9 @@ class RateTracker:
                 elif baseline_first <= bucket < window_first:
                     per_bucket[bucket - baseline_first] += count
         first = min(self._first[k] for k in keys)
-        return _test(name, _Observed(per_bucket, window_count, window_seconds, first), s)
+        busiest = max((self._known.get(k, (0, 0))[0] for k in keys), default=0)
+        seen = _Observed(per_bucket, window_count, window_seconds, first, busiest)
+        return _test(name, seen, s)
 
     def _window(self, now: float) -> tuple[int, int, float]:
         """First and last bucket of the window at ``now``, and the seconds it covers."""
@@ -205,16 +222,28 @@ class RateTracker:
         return first, now_bucket, max(now - first * self.settings.bucket_seconds, 1.0)
 
     def _prune(self) -> None:
-        """Forget buckets before the baseline of the newest bucket, and silent templates."""
+        """Forget buckets before the baseline of the newest bucket, and silent templates;
+        remember each template's busiest forgotten bucket and its last bucket."""
         s = self.settings
         oldest = self._last - s.window_buckets - s.baseline_buckets
+        known = self._known
         for key in list(self._counts):
-            counts = {b: c for b, c in self._counts[key].items() if b > oldest}
+            buckets = self._counts[key]
+            dropped = [c for b, c in buckets.items() if b <= oldest]
+            if not dropped:
+                continue
+            busiest = max(known.get(key, (0, 0))[0], *dropped)
+            counts = {b: c for b, c in buckets.items() if b > oldest}
+            known[key] = (busiest, max(buckets))
             if counts:
                 self._counts[key] = counts
             else:
                 del self._counts[key]
                 self._first.pop(key, None)
+        if len(known) > s.max_known:
+            by_last = sorted(known, key=lambda k: known[k][1])
+            for key in by_last[: len(known) - int(s.max_known * 0.9)]:
+                del known[key]
 
     def _evict(self) -> None:
         """Drop the templates silent the longest, down to 90% of ``max_templates``."""
@@ -231,6 +260,7 @@ class _Observed:
     window_count: int
     window_seconds: float
     first_seen: float
+    busiest: int = 0  # the template's busiest bucket before the horizon (0: none known)
 
 
 def _rate(counts: np.ndarray, s: RateSettings) -> float:
@@ -266,11 +296,23 @@ def _test(name: str, seen: _Observed, s: RateSettings) -> RateShift | None:
     if float(counts.sum()) == 0:
         if k == 0:
             return None
-        return _shift(name, "new", seen, rate, float(stats.poisson.sf(k - 1, expected)))
+        if seen.busiest <= 0:
+            return _shift(name, "new", seen, rate, float(stats.poisson.sf(k - 1, expected)))
+        # Back after a long silence: as busy as it has been before is not news.
+        return _rise(name, seen, seen.busiest / s.bucket_seconds, s)
     if k >= s.min_count and k >= s.min_ratio * expected:
-        p_value = float(stats.poisson.sf(k - 1, expected))
-        return _shift(name, "increase", seen, rate, p_value) if p_value <= s.max_p_value else None
+        return _rise(name, seen, rate, s)
     return _fall(name, seen, rate, s)
+
+
+def _rise(name: str, seen: _Observed, rate: float, s: RateSettings) -> RateShift | None:
+    """A rise: enough lines, ``min_ratio`` times those expected at ``rate`` and unlikely."""
+    expected = rate * seen.window_seconds
+    k = seen.window_count
+    if k < s.min_count or k < s.min_ratio * expected:
+        return None
+    p_value = float(stats.poisson.sf(k - 1, expected))
+    return _shift(name, "increase", seen, rate, p_value) if p_value <= s.max_p_value else None
 
 
 def _fall(name: str, seen: _Observed, rate: float, s: RateSettings) -> RateShift | None:
