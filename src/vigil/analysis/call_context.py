@@ -5,12 +5,12 @@ high-speed-train query service and the ordinary-train one both call the seat ser
 which logs different lines and calls different order services for each. When the callers'
 mix shifts (a fault upstream cuts one caller's traffic, a load generator changes its
 mix), every template share and call ratio of the shared callee moves, although nothing
-in it changed. Log tests therefore compare like with like: within each stratum
-(caller, entry operation), baseline against window.
+in it changed. Log tests therefore compare like with like: within each caller's
+stratum, baseline against window.
 
 The caller of a span is the service of its nearest ancestor in *another* service; spans
-of an entry service (no remote ancestor) have the caller ``""``. The entry operation is
-the endpoint of the service that request came in by.
+of an entry service (no remote ancestor) have the caller ``""``. The request of a span is
+the service's own top-most span on the way there (where that request came in).
 """
 
 from __future__ import annotations
@@ -51,17 +51,17 @@ def parent_positions(spans: pd.DataFrame) -> np.ndarray:
 
 
 def span_context(spans: pd.DataFrame, parents: np.ndarray | None = None) -> pd.DataFrame:
-    """Per span (aligned with ``spans``): ``caller``, ``entry`` and ``request``.
+    """Per span (aligned with ``spans``): ``caller`` and ``request``.
 
     ``caller`` is the service of the nearest ancestor in another service (``""`` for an
-    entry service); ``entry`` is the operation and ``request`` the span id of the
-    service's own top-most span on the way there (the endpoint asked, and the request).
+    entry service); ``request`` is the span id of the service's own top-most span on the
+    way there.
     Needs ``trace_id``, ``span_id``, ``parent_id``, ``service`` and ``operation``; walks
     local parents upwards with vectorised lookups, one level per step. ``parents`` are
     the :func:`parent_positions`, when already known.
     """
     if spans.empty:
-        columns: dict[str, list[str]] = {"caller": [], "entry": [], "request": []}
+        columns: dict[str, list[str]] = {"caller": [], "request": []}
         return pd.DataFrame(columns, index=spans.index, dtype=object)
     parent_pos = parent_positions(spans) if parents is None else parents
     services = spans["service"].astype(str).to_numpy(dtype=object)
@@ -69,18 +69,15 @@ def span_context(spans: pd.DataFrame, parents: np.ndarray | None = None) -> pd.D
     parent_service = np.where(has_parent, services[np.maximum(parent_pos, 0)], ENTRY)
     local_root = parent_service != services
     caller = _where(local_root, parent_service)
-    entry = _where(local_root, spans["operation"].astype(str).to_numpy(dtype=object))
     request = _where(local_root, spans["span_id"].astype(str).to_numpy(dtype=object))
-    # Spans with a local parent inherit their parent's caller and entry, one level a pass.
+    # Spans with a local parent inherit their parent's caller and request, one level a pass.
     pending = np.flatnonzero(~local_root)
     for _ in range(MAX_DEPTH):
         if pending.size == 0:
             break
         caller[pending] = caller[parent_pos[pending]]
-        entry[pending] = entry[parent_pos[pending]]
         request[pending] = request[parent_pos[pending]]
         pending = pending[caller[pending] == None]  # noqa: E711 (element-wise)
     caller[pending] = ENTRY
-    entry[pending] = ENTRY
     request[pending] = spans["span_id"].astype(str).to_numpy(dtype=object)[pending]
-    return pd.DataFrame({"caller": caller, "entry": entry, "request": request}, index=spans.index)
+    return pd.DataFrame({"caller": caller, "request": request}, index=spans.index)

@@ -236,11 +236,10 @@ def log_evidence(
     if data.empty or not data["is_window"].any():
         return []
     data["template"] = mine_templates(data["service"], data["message"]).to_numpy()
-    traced = [spans.assign(is_window=spans["start"] >= moment)]
+    traced = [_with_context(spans).assign(is_window=spans["start"] >= moment)]
     if reference_spans is not None and not reference_spans.empty:
-        traced.append(reference_spans.assign(is_window=False))
+        traced.append(_with_context(reference_spans).assign(is_window=False))
     every = pd.concat(traced, ignore_index=True)
-    every = pd.concat([every, span_context(every)], axis=1)
     known = every.drop_duplicates(["trace_id", "span_id"]).set_index(["trace_id", "span_id"])
     keys = pd.MultiIndex.from_arrays([data["trace_id"], data["span_id"]])
     context = ["operation", "caller", "request"]
@@ -252,6 +251,13 @@ def log_evidence(
     # this fault or an earlier one still in the baseline), not a new defect.
     errors = set(data.loc[data["level"].isin(_ERROR_LEVELS), "template"])
     return [e for e in found if e.direction == "up" or _missing(e) not in errors]
+
+
+def _with_context(spans: pd.DataFrame) -> pd.DataFrame:
+    """Spans with their ``caller`` and ``request``, unless they already have them."""
+    if {"caller", "request"} <= set(spans.columns):
+        return spans
+    return pd.concat([spans, span_context(spans)], axis=1)
 
 
 def _missing(item: Evidence) -> str:

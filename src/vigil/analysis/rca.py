@@ -10,7 +10,7 @@ from vigil.analysis.evidence import Evidence, RobustScale
 from vigil.analysis.log_evidence import log_evidence
 from vigil.analysis.metric_evidence import metric_evidence
 from vigil.analysis.ranking import RankedCause, RankingOptions, rank_services
-from vigil.analysis.trace_evidence import trace_evidence
+from vigil.analysis.trace_evidence import enriched, trace_evidence
 from vigil.telemetry.bundle import TelemetryBundle
 
 __all__ = ["RcaResult", "analyze_bundle"]
@@ -38,10 +38,12 @@ def analyze_bundle(
     """
     reference = bundle.reference
     found = metric_evidence(bundle.metrics, boundary, floors)
-    spans_ref = reference.spans if reference is not None else None
-    trace_found, learned = trace_evidence(bundle.spans, spans_ref, boundary, floors)
+    # Self time, callers and requests are worked out once for the trace and log evidence.
+    spans = enriched(bundle.spans)
+    spans_ref = enriched(reference.spans) if reference is not None else None
+    trace_found, learned = trace_evidence(spans, spans_ref, boundary, floors)
     logs_ref = reference.logs if reference is not None else None
-    found += trace_found + log_evidence(bundle.logs, logs_ref, bundle.spans, boundary, spans_ref)
+    found += trace_found + log_evidence(bundle.logs, logs_ref, spans, boundary, spans_ref)
     edges = set(bundle.edges) | learned
     causes = rank_services(found, edges, ranking)
     cited = {i for cause in causes for i in cause.evidence_ids}

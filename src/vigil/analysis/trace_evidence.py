@@ -56,7 +56,8 @@ TRACE_ABSOLUTE_FLOOR = 0.001
 
 
 def with_self_time(spans: pd.DataFrame) -> pd.DataFrame:
-    """Spans with ``self_time``, ``caller`` and the parent's service, operation and caller."""
+    """Spans with ``self_time``, ``caller``, ``request`` (see :mod:`call_context`) and the
+    parent's service, operation and caller."""
     out = spans.copy()
     parent = parent_positions(out)
     has = parent >= 0
@@ -69,14 +70,21 @@ def with_self_time(spans: pd.DataFrame) -> pd.DataFrame:
     out["parent_service"] = np.where(has, services[at], "")
     out["parent_operation"] = np.where(has, operations[at], "")
     out["parent_duration"] = np.where(has, duration[at], np.nan)
-    caller = span_context(out, parent)["caller"].to_numpy(dtype=object)
+    context = span_context(out, parent)
+    caller = context["caller"].to_numpy(dtype=object)
     out["caller"] = caller
+    out["request"] = context["request"].to_numpy(dtype=object)
     out["parent_caller"] = np.where(has, caller[at], ENTRY)
     remote = has & (out["parent_service"].to_numpy() != services)
     client = np.zeros(len(out), dtype=bool)
     client[parent[remote]] = True
     out["is_client"] = client
     return out
+
+
+def enriched(spans: pd.DataFrame) -> pd.DataFrame:
+    """``spans`` through :func:`with_self_time`, unless they already are."""
+    return spans if "self_time" in spans.columns else with_self_time(spans)
 
 
 def call_edges(spans: pd.DataFrame) -> set[tuple[str, str]]:
@@ -333,13 +341,16 @@ def trace_evidence(
     boundary: datetime,
     floors: RobustScale | None = None,
 ) -> tuple[list[Evidence], set[tuple[str, str]]]:
-    """All trace evidence and the learned call edges; baseline = reference + pre-boundary."""
+    """All trace evidence and the learned call edges; baseline = reference + pre-boundary.
+
+    Spans may come already through :func:`with_self_time` (it is then not done again).
+    """
     limits = floors or RobustScale(relative=TRACE_RELATIVE_FLOOR, absolute=TRACE_ABSOLUTE_FLOOR)
-    current = with_self_time(spans)
+    current = enriched(spans)
     moment = pd.Timestamp(boundary)
     parts = [current[current["start"] < moment]]
     if reference is not None and not reference.empty:
-        parts.append(with_self_time(reference))
+        parts.append(enriched(reference))
     base = pd.concat(parts, ignore_index=True)
     window = current[current["start"] >= moment]
     if window.empty or base.empty:
