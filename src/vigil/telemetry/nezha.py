@@ -265,10 +265,15 @@ def _read_reference(root: Path, day: str) -> TelemetryBundle | None:
     return TelemetryBundle(spans=_read_spans(spans), logs=_read_logs(logs))
 
 
-def read_nezha_metrics(root: Path, day: str, start: datetime, end: datetime) -> pd.DataFrame:
-    """Pod metrics and (OnlineBoutique) per-edge latencies of ``day`` in ``[start, end]``."""
+def read_nezha_metrics(
+    root: Path, day: str, start: datetime, end: datetime, edges: bool = True
+) -> pd.DataFrame:
+    """Pod metrics and (OnlineBoutique, unless ``edges`` is false) per-edge latencies of
+    ``day`` in ``[start, end]``."""
     folder = root / "rca_data" / day / "metric"
     metrics = _read_metrics(folder, start, end)
+    if not edges:
+        return metrics
     edge_metrics = [
         _read_edge_metric(folder, stem, name, (start, end))
         for stem, name in (("source_50", EDGE_CLIENT), ("destination_50", EDGE_SERVER))

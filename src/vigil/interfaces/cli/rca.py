@@ -102,6 +102,8 @@ def eval_rca(
         raise typer.Exit(code=2)
     result = run_nezha(path, progress=_print_case, baselines=baselines)
     _print_summary(result["summary"])
+    if "baselines" in result:
+        console.print(f"BARO and NSigma: {escape(result['baselines'])}")
     if json_file is not None:
         json_file.write_text(json.dumps(result, indent=2))
         console.print(f"wrote {json_file}")

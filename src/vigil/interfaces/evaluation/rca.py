@@ -28,8 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vigil.analysis.rca import analyze_bundle
 from vigil.analysis.rca_scoring import accuracy_at_k, average_at_5, kind_accuracy, rank_of
-from vigil.interfaces.evaluation.rca_baselines import BASELINES, wide_metrics
-from vigil.telemetry.bundle import EDGE_CLIENT, EDGE_SERVER
+from vigil.interfaces.evaluation.rca_baselines import Baseline, active_baselines, wide_metrics
 from vigil.telemetry.nezha import (
     NezhaFault,
     list_days,
@@ -173,7 +172,8 @@ def run_nezha(
     baselines: bool = False,
     select: Callable[[NezhaFault], bool] | None = None,
 ) -> dict[str, Any]:
-    """Run all cases; returns ``{"cases": [...], "summary": {...}}`` (JSON-ready)."""
+    """Run all cases; returns ``{"cases": [...], "summary": {...}}`` (JSON-ready), and with
+    ``baselines`` also ``"baselines"``: which implementation of them ran."""
     rows = []
     for row in iter_nezha(root, window, select):
         rows.append(row)
@@ -181,14 +181,18 @@ def run_nezha(
             progress(row)
     result: dict[str, Any] = {"cases": [r.model_dump() for r in rows]}
     if baselines:
-        extra = run_baselines(root, window, select)
+        methods, source = active_baselines()
+        result["baselines"] = source
+        extra = run_baselines(root, window, select, methods)
         rows += extra
         result["cases"] += [r.model_dump() for r in extra]
     result["summary"] = summarise(rows)
     return result
 
 
-def _baseline_rows(root: Path, fault: NezhaFault, options: WindowOptions) -> list[CaseRow]:
+def _baseline_rows(
+    root: Path, fault: NezhaFault, options: WindowOptions, methods: dict[str, Baseline]
+) -> list[CaseRow]:
     """One row per baseline for ``fault``, on metrics only, timed from reading on."""
     started = time.perf_counter()
     metrics = read_nezha_metrics(
@@ -196,14 +200,14 @@ def _baseline_rows(root: Path, fault: NezhaFault, options: WindowOptions) -> lis
         fault.day,
         fault.time - timedelta(minutes=options.baseline_before),
         fault.time + timedelta(minutes=options.baseline_after),
+        # Only the pod metric files: the per-edge latencies of OnlineBoutique are not
+        # per-service series of the kind these baselines expect.
+        edges=False,
     )
-    # Metrics only, and only the pod metric files: the per-edge latencies of
-    # OnlineBoutique are not per-service series of the kind these baselines expect.
-    metrics = metrics[~metrics["metric"].isin([EDGE_CLIENT, EDGE_SERVER])]
     data = wide_metrics(metrics)
     read = time.perf_counter() - started
     rows = []
-    for name, function in BASELINES.items():
+    for name, function in methods.items():
         began = time.perf_counter()
         ranked = function(data, fault.time)[:10]
         rows.append(
@@ -227,12 +231,16 @@ def run_baselines(
     root: Path,
     window: WindowOptions | None = None,
     select: Callable[[NezhaFault], bool] | None = None,
+    methods: dict[str, Baseline] | None = None,
 ) -> list[CaseRow]:
-    """RCAEval's BARO and NSigma (:mod:`.rca_baselines`) on the same cases, metrics only."""
+    """RCAEval's BARO and NSigma (:mod:`.rca_baselines`; RCAEval's own when installed) on
+    the same cases, metrics only."""
     options = window or WindowOptions()
+    if methods is None:
+        methods = active_baselines()[0]
     rows: list[CaseRow] = []
     for day in list_days(root):
         for fault in read_faults(root, day):
             if select is None or select(fault):
-                rows.extend(_baseline_rows(root, fault, options))
+                rows.extend(_baseline_rows(root, fault, options, methods))
     return rows

@@ -1,10 +1,11 @@
-"""RCAEval's metric-only baselines BARO and NSigma, re-implemented to score beside Vigil.
+"""RCAEval's metric-only baselines BARO and NSigma, to score beside Vigil.
 
-RCAEval (Pham et al., WWW'25) ships both as ``RCAEval.e2e.baro`` / ``RCAEval.e2e.nsigma``.
-The ``rcaeval`` wheel installs, but on Python 3.11 its ``RCAEval.e2e`` package imports the
-RCD and TORAI modules eagerly (matplotlib, causal-learn, scikit-learn; its full ``default``
-extra pins over 400 packages), so we keep these two ~10-line algorithms here instead and
-follow RCAEval's code step by step:
+RCAEval (Pham et al., WWW'25) ships both as ``RCAEval.e2e.baro.baro`` and
+``RCAEval.e2e.nsigma``. With the ``bench`` extra installed (the ``rcaeval`` wheel without
+its ``default`` extra, which pins over 400 packages, plus what ``RCAEval.e2e`` imports
+eagerly on Python 3.11: scikit-learn, matplotlib, causal-learn, requests),
+:func:`active_baselines` runs RCAEval's own functions on the same wide frame. Without it,
+the re-implementation below runs instead; it follows RCAEval's code step by step:
 
 1. Split a wide frame (one column per ``<service>_<metric>``, one row per sample) at the
    injection time: ``time < inject`` is normal, the rest anomalous.
@@ -21,27 +22,41 @@ Deviations, for data with gaps: constant means "no two different finite values"
 statistics ignore NaN (as scikit-learn's scalers do), and the score is the largest
 *finite* value (Python's ``max`` over an array with NaN depends on where the NaN sits).
 
-Neither baseline predicts a fault kind.
+Neither baseline predicts a fault kind. On frames without gaps the two implementations
+rank alike (a test checks it when RCAEval is installed); on frames with gaps RCAEval's own
+code keeps all-NaN columns and takes the maximum of an array with NaN in it, which
+depends on where the NaN sits, so its rankings can differ from the re-implementation's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import importlib.metadata
+import warnings
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
     "BASELINES",
+    "Baseline",
+    "active_baselines",
     "baro",
     "column_scores",
     "nsigma",
     "services_by_score",
+    "services_of",
     "wide_metrics",
 ]
 
 Scaler = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+Baseline = Callable[[pd.DataFrame, datetime], list[str]]
+# RCAEval's preprocess drops the time and constant columns only for a named dataset; the
+# name itself selects nothing else (no dataset-specific branch matches it).
+_RCAEVAL_DATASET = "nezha"
 
 
 def _robust(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +95,12 @@ def column_scores(data: pd.DataFrame, inject_time: datetime, scaler: Scaler) -> 
 
 def services_by_score(scores: pd.Series) -> list[str]:
     """Services in the order of their best column (``<service>_<metric>``)."""
-    return list(dict.fromkeys(str(column).split("_", 1)[0] for column in scores.index))
+    return services_of(scores.index)
+
+
+def services_of(columns: Iterable[object]) -> list[str]:
+    """Services in the order their first ``<service>_<metric>`` column comes."""
+    return list(dict.fromkeys(str(column).split("_", 1)[0] for column in columns))
 
 
 def baro(data: pd.DataFrame, inject_time: datetime) -> list[str]:
@@ -93,10 +113,35 @@ def nsigma(data: pd.DataFrame, inject_time: datetime) -> list[str]:
     return services_by_score(column_scores(data, inject_time, _standard))
 
 
-BASELINES: dict[str, Callable[[pd.DataFrame, datetime], list[str]]] = {
-    "baro": baro,
-    "nsigma": nsigma,
-}
+BASELINES: dict[str, Baseline] = {"baro": baro, "nsigma": nsigma}
+
+
+def _rcaeval(method: Callable[..., dict[str, Any]]) -> Baseline:
+    """One of RCAEval's methods on our wide frame (``time`` as epoch seconds, as its own
+    datasets have it), its ranked columns folded into services."""
+
+    def run(data: pd.DataFrame, inject_time: datetime) -> list[str]:
+        frame = data.assign(time=data["time"].map(pd.Timestamp.timestamp).astype(float))
+        moment = pd.Timestamp(inject_time).timestamp()
+        ranks = method(frame, inject_time=moment, dataset=_RCAEVAL_DATASET)["ranks"]
+        return services_of(ranks)
+
+    return run
+
+
+def active_baselines() -> tuple[dict[str, Baseline], str]:
+    """RCAEval's own BARO and NSigma when the package is installed, else the
+    re-implementation; and a line saying which runs."""
+    try:
+        with warnings.catch_warnings():  # RCAEval.e2e silences all warnings on import
+            baro_module = importlib.import_module("RCAEval.e2e.baro")
+            e2e = importlib.import_module("RCAEval.e2e")
+    except ImportError as missing:
+        reason = f"re-implementation (RCAEval not importable: {missing}; pip install '.[bench]')"
+        return BASELINES, reason
+    version = importlib.metadata.version("rcaeval")
+    chosen = {"baro": _rcaeval(baro_module.baro), "nsigma": _rcaeval(e2e.nsigma)}
+    return chosen, f"RCAEval {version} (RCAEval.e2e.baro.baro, RCAEval.e2e.nsigma)"
 
 
 def wide_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
