@@ -242,3 +242,37 @@ async def test_tables_that_grew_a_lot_are_analysed_while_draining(
         else:
             query = "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
             assert (await session.execute(sa.text(query))).scalar_one() == 0
+
+
+# The database refuses events titled "...refuse-me..." (as a constraint a DBA added would).
+_REFUSE = {
+    "sqlite": "CREATE TRIGGER refuse_marked BEFORE INSERT ON events"
+    " WHEN NEW.title LIKE '%refuse-me%' BEGIN SELECT RAISE(ABORT, 'refused by policy'); END",
+    "postgres": "ALTER TABLE events ADD CONSTRAINT refused_by_policy"
+    " CHECK (title NOT LIKE '%refuse-me%')",
+}
+
+
+async def test_an_event_the_database_refuses_is_dead_lettered_once(
+    make_runtime: MakeRuntime, database: DbTarget, clock: FakeClock
+) -> None:
+    """The batch fails as a whole, then its requests one by one, then the failing request's
+    events one by one: only the refused event is a dead letter (once, with the database's
+    reason); the rest of its request and the other request are stored."""
+    runtime = await make_runtime()
+    async with runtime.db.writing() as session:
+        await session.execute(sa.text(_REFUSE[database.backend]))
+        await session.commit()
+    now = clock.now()
+    refused = am_alert({"alertname": "refuse-me", "service": "cart"}, now)
+    await accept(runtime, "alertmanager", am_body(am_alert({"alertname": "Good"}, now), refused))
+    await accept(runtime, "alertmanager", am_body(am_alert({"alertname": "Next"}, now)))
+    assert await runtime.processor.drain() == 2
+
+    assert {e.labels["alertname"] for e in await stored_events(runtime)} == {"Good", "Next"}
+    (letter,) = await dead_letters(runtime)
+    assert orjson.loads(letter.payload)["labels"]["alertname"] == "refuse-me"
+    assert letter.stage == "store"
+    assert "refuse" in letter.reason
+    assert set((await intake_states(runtime)).values()) == {"done"}
+    assert runtime_metric(runtime, "vigil_dead_letters_total", stage="store") == 1

@@ -320,14 +320,29 @@ class Processor:
 
     async def _isolate(self, intake_id: str) -> None:
         """One request fails as a whole: store its events one by one, so only the event
-        the database refuses is dead-lettered (with the database's reason)."""
+        the database refuses is dead-lettered (with the database's reason). Beside an
+        outbox file this holds the processing lock, like a batch, so no other processor
+        takes the request meanwhile."""
+        if self._exclusive is None:
+            await self._isolate_events(intake_id)
+            return
+        async with self._exclusive:
+            await self._isolate_events(intake_id)
+
+    async def _isolate_events(self, intake_id: str) -> None:
         async with self._outbox.session() as session:
-            query = sa.select(intake).where(intake.c.id == intake_id)
-            row = dict((await session.execute(query)).mappings().one())
+            query = sa.select(intake).where(intake.c.id == intake_id, intake.c.state == "pending")
+            found = (await session.execute(query)).mappings().one_or_none()
+        if found is None:
+            return  # another processor finished it meanwhile
+        row = dict(found)
         letters: list[NewDeadLetter] = []
         for item in self._items(row):
             try:
-                outcome = await self.process_events([item.event], intake_id=intake_id)
+                # Failures come back in the outcome; they are written below, once.
+                outcome = await self.process_events(
+                    [item.event], dead_letter=False, intake_id=intake_id
+                )
                 letters.extend(_event_letter(x) for x in outcome.failed)
             except Exception as exc:
                 if _retryable(exc):
@@ -336,9 +351,14 @@ class Processor:
                 letters.append(_event_letter(Item(item.event, intake_id, failure=failure)))
         now = self._clock.now()
         async with self._db.writing() as session:
-            await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
             if self._outbox is self._db:
+                # Workers sharing the database: the first to finish the request writes it.
+                query = sa.select(intake.c.state).where(intake.c.id == intake_id)
+                state = (await session.execute(query.with_for_update())).scalar_one()
+                if state != "pending":
+                    return
                 await _mark(session, [intake_id], "done", now)
+            await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
             await session.commit()
         if self._outbox is not self._db:
             async with self._outbox.writing() as session:
