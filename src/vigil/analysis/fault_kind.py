@@ -47,7 +47,7 @@ from typing import Literal
 from vigil.analysis.evidence import Evidence
 from vigil.analysis.metric_evidence import HEADROOM_USED
 
-__all__ = ["FAULT_KINDS", "SYMPTOM", "FaultKind", "classify", "family_of"]
+__all__ = ["FAULT_KINDS", "RESOURCES", "SYMPTOM", "FaultKind", "classify", "family_of", "headroom"]
 
 FaultKind = Literal["cpu", "memory", "network_delay", "exception", "return", "unknown"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("cpu", "memory", "network_delay", "exception", "return")
@@ -106,20 +106,23 @@ def _resource_kind(local: dict[str, float]) -> FaultKind | None:
     return "memory" if memory > MEMORY_DOMINANCE * cpu else "cpu"
 
 
-def _saturation(items: list[Evidence], family: str) -> bool | None:
-    """Whether a resource reached its limit (None: no percentage metric to tell)."""
-    shares = [
-        float(e.details[HEADROOM_USED])
-        for e in items
-        if family_of(e) == family and HEADROOM_USED in e.details
-    ]
-    return max(shares) >= SATURATION if shares else None
+def headroom(items: list[Evidence]) -> dict[str, float]:
+    """Per resource family: the largest share of headroom a rise consumed, in [0, 1]
+    (families without a percentage-of-limit metric are absent)."""
+    used: dict[str, float] = {}
+    for item in items:
+        share = item.details.get(HEADROOM_USED)
+        family = family_of(item)
+        if isinstance(share, float | int) and family in RESOURCES:
+            used[family] = max(used.get(family, 0.0), min(max(float(share), 0.0), 1.0))
+    return used
 
 
 def classify(items: list[Evidence], scores: dict[str, float]) -> FaultKind:
     """The fault kind implied by a service's family scores (see module docstring)."""
     local = {f: v for f, v in scores.items() if f != SYMPTOM and v > 0}
-    state = {f: _saturation(items, f) for f in RESOURCES}
+    used = headroom(items)
+    state = {f: used[f] >= SATURATION if f in used else None for f in RESOURCES}
     busy = any(local.pop(f, 0.0) > 0 for f in RESOURCES if state[f] is False)
     full = [f for f in RESOURCES if state[f]]
     if full and (not local or max(local, key=lambda f: local[f]) in _TIMING):

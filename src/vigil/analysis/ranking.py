@@ -46,15 +46,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.analysis.evidence import Evidence
-from vigil.analysis.fault_kind import SYMPTOM, FaultKind, classify, family_of
-from vigil.analysis.metric_evidence import HEADROOM_USED
+from vigil.analysis.fault_kind import SYMPTOM, FaultKind, classify, family_of, headroom
 
 __all__ = ["RankedCause", "RankingOptions", "rank_services"]
 
 # Families a caller shows when its callee fails; everything else is treated as local.
 PROPAGATING = frozenset({SYMPTOM})
-# Families whose score is scaled by the share of headroom the rise consumed.
-RESOURCE_FAMILIES = frozenset({"cpu", "memory"})
 # With fewer services, the median of a family is one of the suspects itself.
 WEATHER_MIN_SERVICES = 5
 
@@ -117,9 +114,10 @@ def _family_scores(
     for service, families in best.items():
         for family, item in families.items():
             scores[service][family] = _squash(item.strength, options.threshold)
-    for (service, family), used in _headroom(evidence).items():
-        if family in scores[service]:
-            scores[service][family] *= used
+    for service, items in _by_service(evidence).items():
+        for family, used in headroom(items).items():
+            if family in scores[service]:
+                scores[service][family] *= used
     for service, values in links.items():
         share = sum(1 for v in values if v > 0) / len(values)
         if max(values) > 0:
@@ -131,16 +129,11 @@ def _family_scores(
     return scores, best
 
 
-def _headroom(evidence: list[Evidence]) -> dict[tuple[str, str], float]:
-    """Per service and resource family: the largest share of headroom a rise consumed."""
-    used: dict[tuple[str, str], float] = {}
+def _by_service(evidence: list[Evidence]) -> dict[str, list[Evidence]]:
+    grouped: dict[str, list[Evidence]] = defaultdict(list)
     for item in evidence:
-        share = item.details.get(HEADROOM_USED)
-        family = family_of(item)
-        if isinstance(share, float) and family in RESOURCE_FAMILIES:
-            key = (item.service, family)
-            used[key] = max(used.get(key, 0.0), min(max(share, 0.0), 1.0))
-    return used
+        grouped[item.service].append(item)
+    return grouped
 
 
 def _remove_weather(scores: dict[str, dict[str, float]]) -> None:
@@ -200,9 +193,7 @@ def rank_services(
     """Rank services by combined, propagation-discounted evidence, best first."""
     opts = options or RankingOptions()
     scores, best = _family_scores(evidence, opts)
-    by_service: dict[str, list[Evidence]] = defaultdict(list)
-    for item in evidence:
-        by_service[item.service].append(item)
+    by_service = _by_service(evidence)
     discounts = _discounts(scores, edges)
     causes = []
     for service, families in scores.items():
