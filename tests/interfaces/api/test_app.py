@@ -38,3 +38,25 @@ async def test_wrong_method_has_the_error_shape(client: httpx.AsyncClient) -> No
     response = await client.get("/api/v1/webhooks/alertmanager")
     assert response.status_code == 405
     assert response.json()["error"]["status"] == 405
+
+
+async def test_wrong_method_names_the_allowed_ones(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/webhooks/alertmanager")
+    assert response.headers["allow"] == "POST"
+
+
+async def test_a_body_that_is_not_text_is_a_precise_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/silences", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["problem"].startswith("body is not JSON text")
+
+
+async def test_the_documented_errors_have_our_shape(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    transitions = spec["paths"]["/api/v1/incidents/{incident_id}/transitions"]["post"]
+    for status in ("400", "404", "409", "422"):
+        schema = transitions["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorOut"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]

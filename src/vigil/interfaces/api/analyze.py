@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.analysis.rca import RcaResult, analyze_bundle
+from vigil.interfaces.api.deps import BAD_BODY, NOT_FOUND
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
 
 __all__ = ["AnalyzeRequest", "router"]
@@ -36,7 +37,7 @@ def _analyze(request: AnalyzeRequest) -> RcaResult:
     return analyze_bundle(bundle, _utc(request.start))
 
 
-@router.post("/api/v1/analyze")
+@router.post("/api/v1/analyze", responses={**BAD_BODY, **NOT_FOUND})
 async def analyze(request: AnalyzeRequest) -> RcaResult:
     """Ranked root causes with their evidence, best first."""
     if _utc(request.end) <= _utc(request.start):

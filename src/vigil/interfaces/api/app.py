@@ -22,10 +22,13 @@ from vigil.interfaces.api import (
     stats,
     webhooks,
 )
-from vigil.interfaces.api.deps import error_response
+from vigil.interfaces.api.deps import INVALID, error_response
 from vigil.interfaces.runtime import Runtime
 
 __all__ = ["create_app"]
+
+# FastAPI's words for a body it could not even decode (JSON that is not valid is a 422).
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
 def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
@@ -48,13 +51,19 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    for module in (webhooks, events, incidents, stats, deadletters, silences, analyze, health):
-        app.include_router(module.router)
-    app.include_router(anomalies.router)
+    api = (webhooks, events, incidents, stats, deadletters, silences, analyze, anomalies)
+    for module in api:
+        # Invalid input answers in our error shape, not FastAPI's default validation body.
+        app.include_router(module.router, responses=INVALID)
+    app.include_router(health.router)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail))
+        # Keep the exception's headers: `Allow` on a 405, `WWW-Authenticate` on a 401.
+        problem = str(exc.detail)
+        if exc.status_code == 400 and problem == _FASTAPI_BODY_ERROR:
+            problem = "body is not JSON text (not UTF-8, or not JSON at all)"
+        return error_response(exc.status_code, problem, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from vigil.interfaces.api.deps import RuntimeDep, TenantDep
+from vigil.interfaces.api.deps import NOT_FOUND, RuntimeDep, TenantDep
 from vigil.pipeline import ReplayResult
 from vigil.pipeline.deadletters import DeadLetter, get_dead_letter, list_dead_letters
 
@@ -37,7 +37,7 @@ async def dead_letters(
     return DeadLetterPage(items=items, next=items[-1].id if len(items) == limit else None)
 
 
-@router.get("/{dead_letter_id}")
+@router.get("/{dead_letter_id}", responses=NOT_FOUND)
 async def dead_letter(dead_letter_id: str, runtime: RuntimeDep, tenant: TenantDep) -> DeadLetter:
     async with runtime.db.session() as session:
         found = await get_dead_letter(session, tenant, dead_letter_id)
@@ -52,7 +52,7 @@ class ReplayOut(BaseModel):
     detail: str
 
 
-@router.post("/{dead_letter_id}/replay")
+@router.post("/{dead_letter_id}/replay", responses=NOT_FOUND)
 async def replay(dead_letter_id: str, runtime: RuntimeDep, tenant: TenantDep) -> ReplayOut:
     """Parse or process again (after a fix). A failure keeps the dead letter, with why."""
     result: ReplayResult = await runtime.replayer.replay(tenant, dead_letter_id)

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from vigil.interfaces.runtime import Runtime
 
-__all__ = ["RuntimeDep", "TenantDep", "error_response", "get_runtime", "get_tenant"]
+__all__ = [
+    "BAD_BODY",
+    "CONFLICT",
+    "INVALID",
+    "NOT_FOUND",
+    "ErrorOut",
+    "RuntimeDep",
+    "TenantDep",
+    "error_response",
+    "get_runtime",
+    "get_tenant",
+]
 
 
 # Both are `async def` on purpose: FastAPI runs a plain `def` dependency on its thread
@@ -31,8 +44,45 @@ async def get_tenant(
 TenantDep = Annotated[str, Depends(get_tenant)]
 
 
-def error_response(status: int, problem: str, **extra: Any) -> JSONResponse:
+def error_response(
+    status: int, problem: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     """Every API error has the same shape: `{"error": {"status", "problem", ...}}`."""
     return JSONResponse(
-        status_code=status, content={"error": {"status": status, "problem": problem, **extra}}
+        status_code=status,
+        content={"error": {"status": status, "problem": problem, **extra}},
+        headers=headers,
     )
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong; `field` names the offending input, `dead_letter_id` the record
+    kept of a refused webhook body."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: int
+    problem: str
+    field: str | None = None
+    dead_letter_id: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """The shape of every API error."""
+
+    error: ErrorDetail
+
+
+# OpenAPI declarations of the errors routes answer with (all in the `ErrorOut` shape).
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorOut, "description": "Invalid request (the problem names the field)"}
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such resource (in this tenant)"}
+}
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body is not JSON text"}
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "Not allowed in the resource's current state"}
+}

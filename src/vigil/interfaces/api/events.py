@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel
 
 from vigil.events import EventStatus, Severity
-from vigil.interfaces.api.deps import RuntimeDep, TenantDep
+from vigil.interfaces.api.deps import NOT_FOUND, RuntimeDep, TenantDep
 from vigil.pipeline.repository import EventQuery, StoredEvent, get_event, list_events
 
 __all__ = ["EventPage", "router"]
@@ -47,7 +47,7 @@ async def events(  # noqa: PLR0913 - query parameters
     return EventPage(items=items, next=items[-1].id if len(items) == limit else None)
 
 
-@router.get("/{event_id}")
+@router.get("/{event_id}", responses=NOT_FOUND)
 async def event(event_id: str, runtime: RuntimeDep, tenant: TenantDep) -> StoredEvent:
     async with runtime.db.session() as session:
         found = await get_event(session, tenant, event_id)

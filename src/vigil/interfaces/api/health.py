@@ -20,7 +20,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "Database unreachable or not migrated"}})
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Ready when the database answers and its schema is current."""
     checks: dict[str, str] = {}
@@ -36,7 +36,11 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     runtime.metrics.backlog.set(await runtime.processor.backlog())
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

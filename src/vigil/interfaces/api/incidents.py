@@ -16,7 +16,7 @@ from vigil.incidents import (
 )
 from vigil.incidents.read import IncidentDetail, IncidentSummary, incident_detail, list_summaries
 from vigil.incidents.repository import IncidentQuery
-from vigil.interfaces.api.deps import RuntimeDep, TenantDep
+from vigil.interfaces.api.deps import BAD_BODY, CONFLICT, NOT_FOUND, RuntimeDep, TenantDep
 
 __all__ = ["IncidentPage", "router"]
 
@@ -87,7 +87,7 @@ async def _detail(runtime: RuntimeDep, tenant: str, incident_id: str) -> Inciden
     return found
 
 
-@router.get("/{incident_id}")
+@router.get("/{incident_id}", responses=NOT_FOUND)
 async def incident(incident_id: str, runtime: RuntimeDep, tenant: TenantDep) -> IncidentDetail:
     """One incident with its member alerts (and why each was grouped) and its timeline."""
     return await _detail(runtime, tenant, incident_id)
@@ -102,7 +102,7 @@ def _refused(exc: Exception) -> HTTPException:
 _REFUSALS = (IncidentNotFoundError, IllegalTransitionError, InvalidRequestError)
 
 
-@router.post("/{incident_id}/transitions")
+@router.post("/{incident_id}/transitions", responses={**BAD_BODY, **NOT_FOUND, **CONFLICT})
 async def transition(
     incident_id: str, body: TransitionIn, runtime: RuntimeDep, tenant: TenantDep
 ) -> IncidentDetail:
@@ -117,7 +117,9 @@ async def transition(
     return await _detail(runtime, tenant, incident_id)
 
 
-@router.post("/{incident_id}/notes", status_code=201)
+@router.post(
+    "/{incident_id}/notes", status_code=201, responses={**BAD_BODY, **NOT_FOUND, **CONFLICT}
+)
 async def note(
     incident_id: str, body: NoteIn, runtime: RuntimeDep, tenant: TenantDep
 ) -> IncidentDetail:
@@ -128,7 +130,7 @@ async def note(
     return await _detail(runtime, tenant, incident_id)
 
 
-@router.post("/{incident_id}/merge")
+@router.post("/{incident_id}/merge", responses={**BAD_BODY, **NOT_FOUND, **CONFLICT})
 async def merge(
     incident_id: str, body: MergeIn, runtime: RuntimeDep, tenant: TenantDep
 ) -> IncidentDetail:
@@ -142,7 +144,9 @@ async def merge(
     return await _detail(runtime, tenant, incident_id)
 
 
-@router.post("/{incident_id}/split", status_code=201)
+@router.post(
+    "/{incident_id}/split", status_code=201, responses={**BAD_BODY, **NOT_FOUND, **CONFLICT}
+)
 async def split(
     incident_id: str, body: SplitIn, runtime: RuntimeDep, tenant: TenantDep
 ) -> IncidentDetail:

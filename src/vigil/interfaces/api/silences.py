@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from vigil.interfaces.api.deps import RuntimeDep, TenantDep
+from vigil.interfaces.api.deps import BAD_BODY, RuntimeDep, TenantDep
 from vigil.pipeline.repository import StoredSilence, active_silences, insert_silence
 from vigil.platform.settings import Matcher
 
@@ -56,7 +56,7 @@ async def silences(runtime: RuntimeDep, tenant: TenantDep) -> list[SilenceOut]:
     return [_out(s) for s in found if s.tenant_id == tenant]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=BAD_BODY)
 async def create(body: SilenceIn, runtime: RuntimeDep, tenant: TenantDep) -> SilenceOut:
     now = runtime.clock.now()
     silence = StoredSilence(

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from vigil.interfaces.api.deps import RuntimeDep, error_response
+from vigil.interfaces.api.deps import ErrorOut, RuntimeDep, error_response
 from vigil.interfaces.api.webhook_auth import verify
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline import IntakeRejectedError
@@ -35,12 +35,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     status_code=202,
     responses={
         200: {"description": "Already stored (a redelivery); nothing counted twice"},
-        400: {"description": "Body is not JSON (dead-lettered)"},
-        401: {"description": "Missing or wrong credential"},
-        404: {"description": "Unknown source (dead-lettered)"},
-        413: {"description": "Body too large (dead-lettered)"},
-        422: {"description": "Payload does not match the source's format (dead-lettered)"},
-        503: {"description": "Storage unavailable; retry"},
+        400: {"model": ErrorOut, "description": "Body is not JSON (dead-lettered)"},
+        401: {"model": ErrorOut, "description": "Missing or wrong credential"},
+        404: {"model": ErrorOut, "description": "Unknown source (dead-lettered)"},
+        413: {"model": ErrorOut, "description": "Body too large (dead-lettered)"},
+        422: {
+            "model": ErrorOut,
+            "description": "Payload does not match the source's format (dead-lettered)",
+        },
+        503: {"model": ErrorOut, "description": "Storage unavailable; retry"},
     },
 )
 async def receive(source: str, request: Request, runtime: RuntimeDep) -> Response:
