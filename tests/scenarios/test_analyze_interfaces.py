@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import tarfile
+import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
 import typer
-from fastapi import FastAPI
 from typer.testing import CliRunner
 
+from tests.conftest import MakeClient, MakeRuntime
 from tests.scenarios.rca_bundles import BOUNDARY, END, Fault, build_bundle
-from vigil.interfaces.api.analyze import router
 from vigil.interfaces.cli.rca import register
 from vigil.telemetry import write_bundle_folder
 
@@ -50,18 +53,95 @@ def test_cli_errors(tmp_path: Path) -> None:
     assert bad.exit_code == 2
 
 
-async def test_http_analyze(folder: Path) -> None:
-    app = FastAPI()
-    app.include_router(router)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        body = {"bundle": str(folder), "start": BOUNDARY.isoformat(), "end": END.isoformat()}
-        response = await client.post("/api/v1/analyze", json=body)
-        missing = await client.post("/api/v1/analyze", json={**body, "bundle": str(folder / "x")})
-        backwards = await client.post("/api/v1/analyze", json={**body, "end": body["start"]})
-    assert response.status_code == 200
-    causes = response.json()["causes"]
-    assert (causes[0]["service"], causes[0]["kind"]) == ("api", "cpu")
+def _archive(folder: Path, kind: str) -> bytes:
+    """The bundle folder packed as the CLI user would: the folder itself at the top."""
+    buffer = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(buffer, "w") as packed:
+            for path in sorted(folder.iterdir()):
+                packed.write(path, f"{folder.name}/{path.name}")
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as packed:
+            packed.add(folder, arcname=folder.name)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+async def api(
+    make_runtime: MakeRuntime, make_client: MakeClient, folder: Path, tmp_path: Path
+) -> httpx.AsyncClient:
+    root = tmp_path / "bundles"
+    shutil.copytree(folder, root / "cpu-hog")
+    runtime = await make_runtime(bundle_root=root, max_bundle_bytes=200_000)
+    return await make_client(runtime)
+
+
+WINDOW = {"start": BOUNDARY.isoformat(), "end": END.isoformat()}
+
+
+def _top(response: httpx.Response) -> tuple[str, str]:
+    assert response.status_code == 200, response.text
+    cause = response.json()["causes"][0]
+    return cause["service"], cause["kind"]
+
+
+async def test_http_analyze_a_named_bundle(api: httpx.AsyncClient) -> None:
+    response = await api.post("/api/v1/analyze", json={"bundle": "cpu-hog", **WINDOW})
+    assert _top(response) == ("api", "cpu")
     assert response.json()["evidence"]
-    assert missing.status_code == 404
-    assert backwards.status_code == 422
+    text = await api.post(
+        "/api/v1/analyze", json={"bundle": "cpu-hog", **WINDOW}, headers={"accept": "text/plain"}
+    )
+    assert text.headers["content-type"].startswith("text/plain")
+    assert text.text.startswith("1. api: cpu (score ")
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+async def test_http_analyze_an_uploaded_bundle(
+    api: httpx.AsyncClient, folder: Path, kind: str
+) -> None:
+    media = "application/zip" if kind == "zip" else "application/gzip"
+    response = await api.post(
+        "/api/v1/analyze",
+        params=WINDOW,
+        content=_archive(folder, kind),
+        headers={"content-type": media},
+    )
+    assert _top(response) == ("api", "cpu")
+
+
+async def test_http_analyze_refusals(api: httpx.AsyncClient, folder: Path, tmp_path: Path) -> None:
+    async def status(body: object = None, **kwargs: object) -> tuple[int, str]:
+        if body is not None:
+            kwargs["json"] = body
+        response = await api.post("/api/v1/analyze", **kwargs)  # type: ignore[arg-type]
+        return response.status_code, response.json()["error"]["problem"]
+
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(folder, outside)
+    assert (await status({"bundle": "nope", **WINDOW}))[0] == 404
+    assert (await status({"bundle": "../elsewhere", **WINDOW}))[0] == 422
+    assert (await status({"bundle": str(outside), **WINDOW}))[0] == 422
+    assert await status({"bundle": "cpu-hog", **WINDOW, "end": WINDOW["start"]}) == (
+        422,
+        "end must be after start",
+    )
+    code, problem = await status(
+        {"bundle": "cpu-hog", "start": "yesterday", "end": END.isoformat()}
+    )
+    assert (code, problem[:7]) == (422, "start: ")
+    gzip = {"content-type": "application/gzip"}
+    archive = _archive(folder, "tar.gz")
+    assert (await status(content=archive, headers=gzip))[0] == 422  # no window
+    assert (await status(content=b"not an archive", headers=gzip, params=WINDOW))[0] == 422
+    assert (await status(content=b"x" * 200_001, headers=gzip, params=WINDOW))[0] == 413
+    assert (await status(content=b"a,b", headers={"content-type": "text/csv"}))[0] == 415
+    escaping = io.BytesIO()
+    with tarfile.open(fileobj=escaping, mode="w:gz") as packed:
+        payload = b"time,service\n"
+        info = tarfile.TarInfo("../metrics.csv")
+        info.size = len(payload)
+        packed.addfile(info, io.BytesIO(payload))
+    code, problem = await status(content=escaping.getvalue(), headers=gzip, params=WINDOW)
+    assert code == 422
+    assert "archive" in problem

@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     max_future_skew_seconds: float = Field(default=300, ge=0)
     max_event_age_days: float = Field(default=30, gt=0)
     catalog_path: Path | None = None
+    # POST /api/v1/analyze: a bundle named in JSON is a folder under this one; a bundle
+    # uploaded as an archive may be this large.
+    bundle_root: Path = Field(default_factory=lambda: default_data_dir() / "bundles")
+    max_bundle_bytes: int = Field(default=256 << 20, gt=0)
     webhooks: dict[str, WebhookAuth] = {}
     silences: list[SilenceRule] = []
     maintenance_windows: list[MaintenanceWindow] = []

@@ -1,29 +1,67 @@
-"""``POST /api/v1/analyze``: rank root causes in a telemetry bundle folder."""
+"""``POST /api/v1/analyze``: rank root causes in a telemetry bundle, named or uploaded.
+
+Two ways to hand over the bundle (docs/bundle-format.md):
+
+* **by reference**: a JSON body ``{"bundle": "<name>", "start": ..., "end": ...}`` names a
+  folder under the server's ``bundle_root`` (a path that leaves it is refused, so the
+  API cannot be used to read arbitrary folders);
+* **by upload**: the bundle folder as a ``.tar.gz``/``.tar`` or ``.zip`` archive in the
+  body (``Content-Type: application/gzip``, ``application/x-tar``, ``application/zip``
+  or ``application/octet-stream``), the window in the query (``?start=...&end=...``). At
+  most ``max_bundle_bytes``, and at most ``UNPACKED_RATIO`` times that unpacked; it is
+  unpacked into a temporary folder (members that would land outside it, links and
+  devices are refused) and removed after the analysis.
+
+The answer is JSON (:class:`~vigil.analysis.rca.RcaResult`), or readable text with
+``Accept: text/plain``.
+"""
 
 from __future__ import annotations
 
+import io
+import tarfile
+import tempfile
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from vigil.analysis.rca import RcaResult, analyze_bundle
-from vigil.interfaces.api.deps import BAD_BODY, NOT_FOUND
+from vigil.analysis.rca import RcaResult, analyze_bundle, describe
+from vigil.interfaces.api.deps import BAD_BODY, NOT_FOUND, ErrorOut, RuntimeDep, read_body
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
 
 __all__ = ["AnalyzeRequest", "router"]
 
 router = APIRouter(tags=["analysis"])
 
+# Telemetry CSV compresses about tenfold; an archive that unpacks to far more is refused.
+UNPACKED_RATIO = 20
+
+_ARCHIVES = frozenset(
+    {
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-tar",
+        "application/x-gtar",
+        "application/zip",
+        "application/octet-stream",
+    }
+)
+
 
 class AnalyzeRequest(BaseModel):
-    """A bundle folder on the server and the incident window."""
+    """A bundle folder under the server's ``bundle_root`` and the incident window."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    bundle: str = Field(description="Path of a bundle folder (docs/bundle-format.md).")
+    bundle: str = Field(
+        min_length=1, description="Folder under the server's bundle_root (docs/bundle-format.md)."
+    )
     start: datetime = Field(description="Anomaly boundary; data before it is the baseline.")
     end: datetime = Field(description="End of the incident window.")
 
@@ -32,17 +70,122 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _analyze(request: AnalyzeRequest) -> RcaResult:
-    bundle = read_bundle_folder(Path(request.bundle), end=_utc(request.end))
-    return analyze_bundle(bundle, _utc(request.start))
+def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    if start is None or end is None:
+        raise HTTPException(422, "an uploaded bundle needs the window: ?start=...&end=...")
+    if _utc(end) <= _utc(start):
+        raise HTTPException(422, "end must be after start")
+    return _utc(start), _utc(end)
 
 
-@router.post("/api/v1/analyze", responses={**BAD_BODY, **NOT_FOUND})
-async def analyze(request: AnalyzeRequest) -> RcaResult:
-    """Ranked root causes with their evidence, best first."""
-    if _utc(request.end) <= _utc(request.start):
-        raise HTTPException(status_code=422, detail="end must be after start")
+def _named(root: Path, name: str) -> Path:
+    """The folder ``name`` under ``root``; refuses names that lead out of it."""
+    base = root.resolve()
+    folder = (base / name).resolve()
+    if not folder.is_relative_to(base):
+        raise HTTPException(422, f"bundle {name!r} is not a folder under the bundle root")
+    return folder
+
+
+def _unpack(archive: bytes, into: Path, limit: int) -> Path:
+    """Unpack a tar(.gz) or zip archive safely (at most ``limit`` bytes unpacked); returns
+    the bundle folder in it."""
     try:
-        return await run_in_threadpool(_analyze, request)
+        if zipfile.is_zipfile(io.BytesIO(archive)):
+            with zipfile.ZipFile(io.BytesIO(archive)) as packed:
+                members = packed.infolist()
+                _check_size(sum(m.file_size for m in members), limit)
+                for member in members:
+                    target = (into / member.filename).resolve()
+                    if not target.is_relative_to(into.resolve()):
+                        raise HTTPException(422, f"archive member {member.filename!r} is unsafe")
+                packed.extractall(into)
+        else:
+            with tarfile.open(fileobj=io.BytesIO(archive)) as packed:
+                _check_size(sum(m.size for m in packed.getmembers()), limit)
+                packed.extractall(into, filter="data")  # no escapes, links or devices
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        raise HTTPException(422, f"body is not a readable tar or zip archive: {error}") from None
+    entries = [p for p in into.iterdir() if not p.name.startswith(".")]
+    # An archive of the folder itself holds one directory: the bundle is inside it.
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
+
+
+def _check_size(unpacked: int, limit: int) -> None:
+    if unpacked > limit:
+        raise HTTPException(413, f"bundle unpacks to {unpacked} bytes, more than {limit}")
+
+
+def _rank(folder: Path, start: datetime, end: datetime) -> RcaResult:
+    try:
+        bundle = read_bundle_folder(folder, end=end)
     except BundleFormatError as error:
-        raise HTTPException(status_code=404, detail=str(error)) from error
+        raise HTTPException(404, str(error)) from None
+    return analyze_bundle(bundle, start)
+
+
+def _uploaded(archive: bytes, limit: int, start: datetime, end: datetime) -> RcaResult:
+    with tempfile.TemporaryDirectory(prefix="vigil-bundle-") as temporary:
+        return _rank(_unpack(archive, Path(temporary), limit), start, end)
+
+
+def _answer(request: Request, result: RcaResult) -> Response:
+    accept = request.headers.get("accept", "")
+    if "text/plain" in accept and "application/json" not in accept:
+        return PlainTextResponse(describe(result))
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": AnalyzeRequest.model_json_schema()},
+        **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in sorted(_ARCHIVES)},
+    },
+}
+
+
+@router.post(
+    "/api/v1/analyze",
+    response_model=RcaResult,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Ranked causes (JSON or text)"},
+        **BAD_BODY,
+        **NOT_FOUND,
+        413: {"model": ErrorOut, "description": "Uploaded bundle larger than max_bundle_bytes"},
+        415: {"model": ErrorOut, "description": "Neither JSON nor a tar/zip archive"},
+    },
+    openapi_extra={"requestBody": _REQUEST_BODY},
+)
+async def analyze(
+    request: Request,
+    runtime: RuntimeDep,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+) -> Response:
+    """Ranked root causes with their evidence, best first, of a named or uploaded bundle."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    settings = runtime.settings
+    if kind == "application/json":
+        try:
+            named = AnalyzeRequest.model_validate_json(await request.body())
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ()))
+            problem = f"{field}: {first['msg']}" if field else str(first["msg"])
+            raise HTTPException(422, problem) from None
+        window = _window(named.start, named.end)
+        folder = _named(settings.bundle_root, named.bundle)
+        result = await run_in_threadpool(_rank, folder, *window)
+    elif kind in _ARCHIVES:
+        window = _window(start, end)
+        archive = await read_body(request, settings.max_bundle_bytes)
+        if len(archive) > settings.max_bundle_bytes:
+            raise HTTPException(413, f"bundle larger than {settings.max_bundle_bytes} bytes")
+        limit = settings.max_bundle_bytes * UNPACKED_RATIO
+        result = await run_in_threadpool(_uploaded, archive, limit, *window)
+    else:
+        raise HTTPException(
+            415, f"send JSON naming a bundle, or the bundle as a tar or zip archive, not {kind!r}"
+        )
+    return _answer(request, result)

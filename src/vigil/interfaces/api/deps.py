@@ -22,6 +22,7 @@ __all__ = [
     "error_response",
     "get_runtime",
     "get_tenant",
+    "read_body",
 ]
 
 
@@ -42,6 +43,18 @@ async def get_tenant(
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read at most `limit + 1` bytes so an oversized body is refused, not buffered."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)
 
 
 def error_response(

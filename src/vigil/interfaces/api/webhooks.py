@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from vigil.interfaces.api.deps import ErrorOut, RuntimeDep, error_response
+from vigil.interfaces.api.deps import ErrorOut, RuntimeDep, error_response, read_body
 from vigil.interfaces.api.webhook_auth import verify
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline import IntakeRejectedError
@@ -16,18 +16,6 @@ from vigil.pipeline.deadletters import NewDeadLetter
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """Read at most `limit + 1` bytes so an oversized body is refused, not buffered."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    return b"".join(chunks)
 
 
 @router.post(
@@ -50,7 +38,7 @@ async def receive(source: str, request: Request, runtime: RuntimeDep) -> Respons
     """Accept one webhook delivery. A 2xx means the body is durably stored."""
     settings = runtime.settings
     auth = settings.auth_for(source)
-    body = await _read_body(request, settings.max_body_bytes)
+    body = await read_body(request, settings.max_body_bytes)
     headers = {k.lower(): v for k, v in request.headers.items()}
     if not verify(auth, headers, dict(request.query_params), body):
         label = source if runtime.sources.external(source) else "unknown"
