@@ -189,13 +189,27 @@ def test_a_template_back_after_a_long_silence_is_not_new() -> None:
 
 def test_a_template_back_much_busier_than_ever_is_a_rise() -> None:
     tracker = RateTracker()
-    _steady(tracker, {"served": 10.0}, range(0, 120))
-    _job(tracker, 20, 2)
-    _job(tracker, 120, 40)
+    _steady(tracker, {"served": 10.0}, range(0, 20))
+    _job(tracker, 20, 8)
+    _steady(tracker, {"served": 10.0}, range(21, 120))
+    _job(tracker, 120, 30)  # its busiest minute was 8 lines; now 30 in one minute
     _steady(tracker, {"served": 10.0}, range(120, 121), seed=2)
     (shift,) = tracker.shifts(121 * MINUTE - 1)
-    assert (shift.key, shift.kind, shift.window_count) == ("job", "increase", 40)
-    assert shift.baseline_rate == 2.0  # lines per minute of its busiest minute
+    assert (shift.key, shift.kind, shift.window_count) == ("job", "increase", 30)
+    assert 7.9 < shift.baseline_rate <= 8.0  # lines per minute of its busiest minute, faded
+
+
+def test_a_remembered_peak_fades_with_silence() -> None:
+    settings = RateSettings(known_half_life_hours=1.0)
+    for silence, raised in ((80, False), (200, True)):  # minutes since its last line
+        tracker = RateTracker(settings)
+        _steady(tracker, {"served": 10.0}, range(0, 20))
+        _job(tracker, 20, 12)
+        back = 20 + silence
+        _steady(tracker, {"served": 10.0}, range(21, back))
+        _job(tracker, back, 12)  # as busy as before: news only once the storm has faded
+        found = tracker.shifts((back + 1) * MINUTE - 1)
+        assert [s.key for s in found] == (["job"] if raised else [])
 
 
 def test_a_template_forgotten_entirely_is_new_again() -> None:
@@ -209,15 +223,35 @@ def test_a_template_forgotten_entirely_is_new_again() -> None:
     assert ("t0", "new") in {(s.key, s.kind) for s in tracker.shifts(100 * MINUTE + 1)}
 
 
+def test_templates_evicted_for_room_are_still_known() -> None:
+    settings = RateSettings(max_templates=10, min_baseline_buckets=2)
+    tracker = RateTracker(settings)
+    for minute in range(30):
+        for key in range(minute * 3, minute * 3 + 3):  # three new templates a minute
+            for _ in range(2):
+                tracker.add(f"t{key}", minute * MINUTE)
+    assert "t0" not in tracker.templates()  # evicted long ago, within the horizon
+    assert tracker.snapshot().known["t0"] == (2.0, 0)
+    for _ in range(2):
+        tracker.add("t0", 30 * MINUTE)
+    assert "t0" not in {s.key for s in tracker.shifts(30 * MINUTE + 1)}
+
+
 def test_known_templates_survive_a_snapshot() -> None:
     tracker = RateTracker()
-    _steady(tracker, {"served": 10.0}, range(0, 120))
+    _steady(tracker, {"served": 10.0}, range(0, 20))
     _job(tracker, 20, 8)
+    _steady(tracker, {"served": 10.0}, range(21, 120))
+    assert tracker.snapshot().known["job"] == (8.0, 20)
     restored = RateTracker.restore(
         RateState.model_validate_json(tracker.snapshot().model_dump_json())
     )
     for t in (tracker, restored):
         _job(t, 120, 8)
     assert restored.shifts(121 * MINUTE - 1) == tracker.shifts(121 * MINUTE - 1) == []
+    fresh = RateTracker()
+    _steady(fresh, {"served": 10.0}, range(0, 120))
+    _job(fresh, 120, 8)
+    assert [s.kind for s in fresh.shifts(121 * MINUTE - 1)] == ["new"]  # what memory prevents
     legacy = tracker.snapshot().model_dump(exclude={"known"})  # saved before this memory
     assert RateTracker.restore(RateState.model_validate(legacy)).snapshot().known == {}

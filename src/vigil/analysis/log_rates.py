@@ -13,10 +13,13 @@ whose first line falls in the window, once the source has a baseline of
 ``min_baseline_buckets``, is reported as new.
 
 Templates outlive their counts: for each one the tracker remembers its busiest bucket
-before the horizon (at most ``max_known`` templates, the longest-silent forgotten first).
+before the horizon, and when its last line was (at most ``max_known`` templates, the
+longest-silent forgotten first). That peak fades with silence, by half every
+``known_half_life_hours``, so an old storm does not hide the template's return for ever.
 A template that comes back after a silence longer than the horizon (a nightly job's
-lines) is therefore not new; its window is tested as a rise against the rate of its
-busiest bucket, so it is reported only when it comes back busier than it ever was.
+lines) is therefore not new: it is reported as a rise only when its busiest bucket in the
+window is at least ``min_ratio`` times that remembered peak, with at least ``min_count``
+lines in the window and a Poisson upper tail ``p <= max_p_value`` at the peak's rate.
 
 A rise is reported when the window count is unlikely under a Poisson law with the
 baseline rate (``p <= max_p_value``), is at least ``min_ratio`` times the expected count
@@ -76,7 +79,8 @@ class RateSettings(BaseModel):
     max_p_value: float = Field(default=1e-3, gt=0, lt=1)
     prior_count: float = Field(default=0.5, ge=0)
     max_templates: int = Field(default=5000, ge=1)
-    max_known: int = Field(default=20000, ge=1)
+    max_known: int = Field(default=5000, ge=1)
+    known_half_life_hours: float = Field(default=168.0, gt=0)
     # A fall of the rate (see the module docstring): steady templates with enough lines only.
     drop_min_baseline_buckets: int = Field(default=30, ge=1)
     drop_min_presence: float = Field(default=0.8, gt=0, le=1)
@@ -107,8 +111,9 @@ class RateState(BaseModel):
     start: int | None
     counts: dict[str, dict[int, int]]
     first_seen: dict[str, float]
-    # Per template: [busiest bucket's count before the horizon, last bucket with a line].
-    known: dict[str, tuple[int, int]] = Field(default_factory=dict)
+    # Per template: [busiest bucket's count before the horizon (faded to the last bucket),
+    # last bucket with a line].
+    known: dict[str, tuple[float, int]] = Field(default_factory=dict)
 
 
 class RateTracker:
@@ -119,7 +124,7 @@ class RateTracker:
         self._start: int | None = None
         self._counts: dict[str, dict[int, int]] = {}
         self._first: dict[str, float] = {}
-        self._known: dict[str, tuple[int, int]] = {}  # busiest bucket before, last bucket
+        self._known: dict[str, tuple[float, int]] = {}  # busiest bucket before, last bucket
         self._last: int = 0
 
     def bucket(self, ts: float) -> int:
@@ -189,7 +194,7 @@ class RateTracker:
         tracker._start = state.start
         tracker._counts = {k: dict(v) for k, v in state.counts.items()}
         tracker._first = {k: v for k, v in state.first_seen.items() if k in tracker._counts}
-        tracker._known = {k: (int(v[0]), int(v[1])) for k, v in state.known.items()}
+        tracker._known = {k: (float(v[0]), int(v[1])) for k, v in state.known.items()}
         tracker._last = max((max(v) for v in tracker._counts.values() if v), default=0)
         return tracker
 
@@ -203,17 +208,33 @@ class RateTracker:
         if span < s.min_baseline_buckets:
             return None
         per_bucket = np.zeros(span)
-        window_count = 0
+        in_window: dict[int, int] = {}
         for key in keys:
             for bucket, count in self._counts[key].items():
                 if window_first <= bucket <= now_bucket:
-                    window_count += count
+                    in_window[bucket] = in_window.get(bucket, 0) + count
                 elif baseline_first <= bucket < window_first:
                     per_bucket[bucket - baseline_first] += count
         first = min(self._first[k] for k in keys)
-        busiest = max((self._known.get(k, (0, 0))[0] for k in keys), default=0)
-        seen = _Observed(per_bucket, window_count, window_seconds, first, busiest)
+        busiest = max((self._faded(k, window_first) for k in keys), default=0.0)
+        window_count = sum(in_window.values())
+        peak = max(in_window.values(), default=0)
+        seen = _Observed(per_bucket, window_count, window_seconds, first, busiest, peak)
         return _test(name, seen, s)
+
+    def _faded(self, key: str, at_bucket: int) -> float:
+        """The template's remembered busiest bucket, faded by its silence until then."""
+        known = self._known.get(key)
+        if known is None:
+            return 0.0
+        busiest, last = known
+        silent_hours = max(at_bucket - last, 0) * self.settings.bucket_seconds / 3600.0
+        return busiest * 0.5 ** (silent_hours / self.settings.known_half_life_hours)
+
+    def _remember(self, key: str, dropped: Sequence[int], last: int) -> None:
+        """Fold forgotten bucket counts into the template's remembered peak."""
+        busiest = max(self._faded(key, last), *dropped) if dropped else self._faded(key, last)
+        self._known[key] = (float(busiest), last)
 
     def _window(self, now: float) -> tuple[int, int, float]:
         """First and last bucket of the window at ``now``, and the seconds it covers."""
@@ -232,9 +253,8 @@ class RateTracker:
             dropped = [c for b, c in buckets.items() if b <= oldest]
             if not dropped:
                 continue
-            busiest = max(known.get(key, (0, 0))[0], *dropped)
+            self._remember(key, dropped, max(buckets))
             counts = {b: c for b, c in buckets.items() if b > oldest}
-            known[key] = (busiest, max(buckets))
             if counts:
                 self._counts[key] = counts
             else:
@@ -250,7 +270,8 @@ class RateTracker:
         keep = int(self.settings.max_templates * 0.9)
         by_last = sorted(self._counts, key=lambda k: max(self._counts[k]))
         for key in by_last[: len(self._counts) - keep]:
-            del self._counts[key]
+            buckets = self._counts.pop(key)
+            self._remember(key, list(buckets.values()), max(buckets))  # still known
             self._first.pop(key, None)
 
 
@@ -260,7 +281,8 @@ class _Observed:
     window_count: int
     window_seconds: float
     first_seen: float
-    busiest: int = 0  # the template's busiest bucket before the horizon (0: none known)
+    busiest: float = 0.0  # the template's remembered busiest bucket (0: none known)
+    peak: int = 0  # the busiest bucket of the window
 
 
 def _rate(counts: np.ndarray, s: RateSettings) -> float:
@@ -298,11 +320,21 @@ def _test(name: str, seen: _Observed, s: RateSettings) -> RateShift | None:
             return None
         if seen.busiest <= 0:
             return _shift(name, "new", seen, rate, float(stats.poisson.sf(k - 1, expected)))
-        # Back after a long silence: as busy as it has been before is not news.
-        return _rise(name, seen, seen.busiest / s.bucket_seconds, s)
+        return _returned(name, seen, s)
     if k >= s.min_count and k >= s.min_ratio * expected:
         return _rise(name, seen, rate, s)
     return _fall(name, seen, rate, s)
+
+
+def _returned(name: str, seen: _Observed, s: RateSettings) -> RateShift | None:
+    """A known template back after a silence longer than the horizon: as busy as it has
+    been before is not news; a peak ``min_ratio`` times its remembered one is a rise."""
+    if seen.window_count < s.min_count or seen.peak < s.min_ratio * seen.busiest:
+        return None
+    p_value = float(stats.poisson.sf(seen.peak - 1, seen.busiest))
+    if p_value > s.max_p_value:
+        return None
+    return _shift(name, "increase", seen, seen.busiest / s.bucket_seconds, p_value)
 
 
 def _rise(name: str, seen: _Observed, rate: float, s: RateSettings) -> RateShift | None:
