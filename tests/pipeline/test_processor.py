@@ -257,22 +257,49 @@ async def test_an_event_the_database_refuses_is_dead_lettered_once(
     make_runtime: MakeRuntime, database: DbTarget, clock: FakeClock
 ) -> None:
     """The batch fails as a whole, then its requests one by one, then the failing request's
-    events one by one: only the refused event is a dead letter (once, with the database's
-    reason); the rest of its request and the other request are stored."""
+    events one by one: the refused event is a dead letter (once, with the database's
+    reason), and so is an event a stage refuses on the way (once, not again when the
+    request is isolated); the rest of its request and the other request are stored."""
     runtime = await make_runtime()
     async with runtime.db.writing() as session:
         await session.execute(sa.text(_REFUSE[database.backend]))
         await session.commit()
     now = clock.now()
     refused = am_alert({"alertname": "refuse-me", "service": "cart"}, now)
-    await accept(runtime, "alertmanager", am_body(am_alert({"alertname": "Good"}, now), refused))
+    odd = am_alert({"alertname": "Odd", "service": "cart", "pod": "cart-\u0000-1"}, now)
+    body = am_body(am_alert({"alertname": "Good"}, now), odd, refused)
+    await accept(runtime, "alertmanager", body)
     await accept(runtime, "alertmanager", am_body(am_alert({"alertname": "Next"}, now)))
     assert await runtime.processor.drain() == 2
 
     assert {e.labels["alertname"] for e in await stored_events(runtime)} == {"Good", "Next"}
-    (letter,) = await dead_letters(runtime)
-    assert orjson.loads(letter.payload)["labels"]["alertname"] == "refuse-me"
-    assert letter.stage == "store"
-    assert "refuse" in letter.reason
+    stored_letters = await dead_letters(runtime)
+    letters = {orjson.loads(d.payload)["labels"]["alertname"]: d for d in stored_letters}
+    assert sorted(letters) == ["Odd", "refuse-me"]
+    assert len(stored_letters) == 2  # each once
+    assert letters["refuse-me"].stage == "store"
+    assert "refuse" in letters["refuse-me"].reason
+    assert letters["Odd"].field  # refused by a stage, which names the field
     assert set((await intake_states(runtime)).values()) == {"done"}
     assert runtime_metric(runtime, "vigil_dead_letters_total", stage="store") == 1
+
+
+async def test_a_request_another_worker_is_isolating_is_left_to_it(
+    make_runtime: MakeRuntime, database: DbTarget, clock: FakeClock
+) -> None:
+    """Workers sharing Postgres: isolating a request holds its row, so a second worker
+    that gets there meanwhile skips it instead of storing its events a second time."""
+    if database.backend != "postgres":
+        pytest.skip("one processor per SQLite outbox is the processing lock's job (test_outbox)")
+    runtime = await make_runtime()
+    now = clock.now()
+    result = await accept(runtime, "alertmanager", am_body(am_alert({"alertname": "A"}, now)))
+    async with runtime.db.writing() as other_worker:
+        query = sa.select(intake.c.id).where(intake.c.id == result.intake_id).with_for_update()
+        await other_worker.execute(query)
+        await runtime.processor._isolate(result.intake_id)  # the guard itself
+        assert await stored_events(runtime) == []
+        assert (await intake_states(runtime))[result.intake_id] == "pending"
+    await runtime.processor._isolate(result.intake_id)
+    assert [e.labels["alertname"] for e in await stored_events(runtime)] == ["A"]
+    assert (await intake_states(runtime))[result.intake_id] == "done"

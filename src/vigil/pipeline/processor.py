@@ -320,50 +320,78 @@ class Processor:
 
     async def _isolate(self, intake_id: str) -> None:
         """One request fails as a whole: store its events one by one, so only the event
-        the database refuses is dead-lettered (with the database's reason). Beside an
-        outbox file this holds the processing lock, like a batch, so no other processor
-        takes the request meanwhile."""
-        if self._exclusive is None:
-            await self._isolate_events(intake_id)
-            return
-        async with self._exclusive:
-            await self._isolate_events(intake_id)
+        the database refuses is dead-lettered (with the database's reason). No other
+        processor takes the request meanwhile: beside an outbox file this holds the
+        processing lock, like a batch; on Postgres it holds the request's row (workers
+        sharing the database skip it); an in-process SQLite database has one processor."""
+        if self._exclusive is not None:
+            async with self._exclusive:
+                await self._isolate_beside_outbox(intake_id)
+        elif self._db.is_sqlite:
+            await self._isolate_in_place(intake_id, held=None)
+        else:
+            async with self._db.writing() as held:
+                await self._isolate_in_place(intake_id, held)
 
-    async def _isolate_events(self, intake_id: str) -> None:
+    async def _isolate_beside_outbox(self, intake_id: str) -> None:
         async with self._outbox.session() as session:
-            query = sa.select(intake).where(intake.c.id == intake_id, intake.c.state == "pending")
-            found = (await session.execute(query)).mappings().one_or_none()
+            found = (await session.execute(_pending_one(intake_id))).mappings().one_or_none()
         if found is None:
             return  # another processor finished it meanwhile
-        row = dict(found)
+        letters, now = await self._each_event(dict(found)), self._clock.now()
+        async with self._db.writing() as session:
+            await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
+            await session.commit()
+        async with self._outbox.writing() as session:
+            await _mark(session, [intake_id], "done", now)
+            await session.commit()
+        self._count_letters(letters)
+
+    async def _isolate_in_place(self, intake_id: str, held: AsyncSession | None) -> None:
+        """Intake in the main database; with `held` (Postgres), the request's row stays
+        locked in that transaction until it is marked, with its dead letters."""
+        if held is not None:
+            query = _pending_one(intake_id).with_for_update(skip_locked=True)
+            found = (await held.execute(query)).mappings().one_or_none()
+        else:
+            async with self._db.session() as reading:
+                found = (await reading.execute(_pending_one(intake_id))).mappings().one_or_none()
+        if found is None:
+            return  # another processor has it, or finished it meanwhile
+        letters, now = await self._each_event(dict(found)), self._clock.now()
+        async with contextlib.AsyncExitStack() as stack:
+            if held is not None:
+                session = held
+            else:
+                session = await stack.enter_async_context(self._db.writing())
+                state = await session.scalar(
+                    sa.select(intake.c.state).where(intake.c.id == intake_id)
+                )
+                if state != "pending":
+                    return  # another processor of this process finished it meanwhile
+            await _mark(session, [intake_id], "done", now)
+            await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
+            await session.commit()
+        self._count_letters(letters)
+
+    async def _each_event(self, row: dict[str, Any]) -> list[NewDeadLetter]:
+        """Store a request's events one transaction each; the dead letters to write."""
         letters: list[NewDeadLetter] = []
         for item in self._items(row):
             try:
-                # Failures come back in the outcome; they are written below, once.
+                # Failures come back in the outcome; the caller writes them, once.
                 outcome = await self.process_events(
-                    [item.event], dead_letter=False, intake_id=intake_id
+                    [item.event], dead_letter=False, intake_id=row["id"]
                 )
                 letters.extend(_event_letter(x) for x in outcome.failed)
             except Exception as exc:
                 if _retryable(exc):
                     raise
                 failure = StageFailure("store", "", _db_reason(exc))
-                letters.append(_event_letter(Item(item.event, intake_id, failure=failure)))
-        now = self._clock.now()
-        async with self._db.writing() as session:
-            if self._outbox is self._db:
-                # Workers sharing the database: the first to finish the request writes it.
-                query = sa.select(intake.c.state).where(intake.c.id == intake_id)
-                state = (await session.execute(query.with_for_update())).scalar_one()
-                if state != "pending":
-                    return
-                await _mark(session, [intake_id], "done", now)
-            await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
-            await session.commit()
-        if self._outbox is not self._db:
-            async with self._outbox.writing() as session:
-                await _mark(session, [intake_id], "done", now)
-                await session.commit()
+                letters.append(_event_letter(Item(item.event, row["id"], failure=failure)))
+        return letters
+
+    def _count_letters(self, letters: list[NewDeadLetter]) -> None:
         for letter in letters:
             self._metrics.dead_letters.labels(letter.source, letter.stage).inc()
 
@@ -425,6 +453,10 @@ def _db_reason(exc: Exception) -> str:
     orig = getattr(exc, "orig", None) or exc
     first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
     return f"{type(orig).__name__}: {first}"[:500]
+
+
+def _pending_one(intake_id: str) -> sa.Select[Any]:
+    return sa.select(intake).where(intake.c.id == intake_id, intake.c.state == "pending")
 
 
 async def _mark(

@@ -50,7 +50,7 @@ async def test_a_body_that_is_not_text_is_a_precise_400(client: httpx.AsyncClien
         "/api/v1/silences", content=b"\xff\xfe{", headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json()["error"]["problem"].startswith("body is not JSON text")
+    assert response.json()["error"]["problem"].startswith("body is not UTF-8 text")
 
 
 async def test_the_documented_errors_have_our_shape(client: httpx.AsyncClient) -> None:

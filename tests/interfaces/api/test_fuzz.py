@@ -8,6 +8,7 @@ time, so the handlers behind the 404s are reached too.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,11 +64,12 @@ def seeded(server: ServerProcess) -> dict[str, str]:
     refused = httpx.post(hook, content=b'{"alerts": 5}')
     assert refused.status_code == 422
     ids = {"dead_letter_id": refused.json()["error"]["dead_letter_id"]}
-    for _ in range(100):  # processing runs in the server's child
+    deadline = time.monotonic() + 30  # processing runs in the server's child
+    incidents = []
+    while not incidents and time.monotonic() < deadline:
         incidents = httpx.get(f"{base}/api/v1/incidents").json()["items"]
-        if incidents:
-            break
-        httpx.get(f"{base}/healthz")
+        time.sleep(0.1)
+    assert incidents, "the seeded alerts never became an incident"
     ids["incident_id"] = incidents[0]["id"]
     ids["event_id"] = httpx.get(f"{base}/api/v1/events").json()["items"][0]["id"]
     return ids

@@ -118,3 +118,13 @@ def test_rcaeval_and_the_reimplementation_rank_alike_without_gaps(seed: int) -> 
     for name, ours in BASELINES.items():
         assert methods[name](data, inject) == ours(data, inject), name
     assert methods["baro"](data, inject)[0] == "svc3"
+
+
+def test_rcaeval_gets_nothing_to_rank_without_both_halves() -> None:
+    _require_rcaeval()
+    methods, _ = active_baselines()
+    data = _gapless(4)
+    for name, method in methods.items():
+        assert method(data.iloc[:0], START + timedelta(minutes=20)) == [], name
+        assert method(data, START - timedelta(minutes=1)) == [], name  # no normal part
+        assert BASELINES[name](data, START - timedelta(minutes=1)) == [], name

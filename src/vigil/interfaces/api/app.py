@@ -27,7 +27,8 @@ from vigil.interfaces.runtime import Runtime
 
 __all__ = ["create_app"]
 
-# FastAPI's words for a body it could not even decode (JSON that is not valid is a 422).
+# FastAPI's words for a body it could not even decode as text (text that is not valid
+# JSON is a 422 naming the position).
 _FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
@@ -62,7 +63,7 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
         # Keep the exception's headers: `Allow` on a 405, `WWW-Authenticate` on a 401.
         problem = str(exc.detail)
         if exc.status_code == 400 and problem == _FASTAPI_BODY_ERROR:
-            problem = "body is not JSON text (not UTF-8, or not JSON at all)"
+            problem = "body is not UTF-8 text, so it cannot be JSON"
         return error_response(exc.status_code, problem, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

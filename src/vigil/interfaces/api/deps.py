@@ -94,7 +94,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such resource (in this tenant)"}
 }
 BAD_BODY: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "The body is not JSON text"}
+    400: {"model": ErrorOut, "description": "The body is not UTF-8 text"}
 }
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Not allowed in the resource's current state"}

@@ -121,9 +121,11 @@ def _rcaeval(method: Callable[..., dict[str, Any]]) -> Baseline:
     datasets have it), its ranked columns folded into services."""
 
     def run(data: pd.DataFrame, inject_time: datetime) -> list[str]:
+        moment = pd.Timestamp(inject_time)
+        if not ((data["time"] < moment).any() and (data["time"] >= moment).any()):
+            return []  # nothing to compare (RCAEval's own code fails on an empty half)
         frame = data.assign(time=data["time"].map(pd.Timestamp.timestamp).astype(float))
-        moment = pd.Timestamp(inject_time).timestamp()
-        ranks = method(frame, inject_time=moment, dataset=_RCAEVAL_DATASET)["ranks"]
+        ranks = method(frame, inject_time=moment.timestamp(), dataset=_RCAEVAL_DATASET)["ranks"]
         return services_of(ranks)
 
     return run
