@@ -145,3 +145,12 @@ async def test_http_analyze_refusals(api: httpx.AsyncClient, folder: Path, tmp_p
     code, problem = await status(content=escaping.getvalue(), headers=gzip, params=WINDOW)
     assert code == 422
     assert "archive" in problem
+
+
+def test_cli_analyze_refuses_a_bad_time(folder: Path) -> None:
+    result = CliRunner().invoke(
+        _cli(), ["analyze", str(folder), "--start", "yesterday", "--end", END.isoformat()]
+    )
+    assert result.exit_code == 2
+    assert "--start" in result.output
+    assert "ISO 8601" in result.output

@@ -23,8 +23,12 @@ __all__ = ["register"]
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
-def _parse_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+def _parse_time(text: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        problem = f"{text!r} is not an ISO 8601 time, e.g. 2026-11-21T10:00:00Z"
+        raise typer.BadParameter(problem, param_hint=option) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -46,7 +50,7 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Analyse a telemetry bundle folder and print the ranked root causes."""
-    boundary, until = _parse_time(start), _parse_time(end)
+    boundary, until = _parse_time(start, "--start"), _parse_time(end, "--end")
     try:
         bundle = read_bundle_folder(folder, end=until)
     except BundleFormatError as error:
