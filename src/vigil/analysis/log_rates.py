@@ -229,7 +229,7 @@ class RateTracker:
             return 0.0
         busiest, last = known
         silent_hours = max(at_bucket - last, 0) * self.settings.bucket_seconds / 3600.0
-        return busiest * 0.5 ** (silent_hours / self.settings.known_half_life_hours)
+        return busiest * float(0.5 ** (silent_hours / self.settings.known_half_life_hours))
 
     def _remember(self, key: str, dropped: Sequence[int], last: int) -> None:
         """Fold forgotten bucket counts into the template's remembered peak."""
