@@ -15,6 +15,7 @@ from tests.conftest import T0, DbTarget, MakeRuntime
 from tests.ingestion import accept, dead_letters, runtime_metric, stored_events
 from tests.payloads import REAL_ALERTMANAGER, am_alert, am_body, generic_body, generic_event
 from vigil.interfaces.runtime import Runtime
+from vigil.pipeline.processor import _retryable
 from vigil.pipeline.tables import intake, receipts
 from vigil.testing.clock import FakeClock
 
@@ -303,3 +304,20 @@ async def test_a_request_another_worker_is_isolating_is_left_to_it(
     await runtime.processor._isolate(result.intake_id)
     assert [e.labels["alertname"] for e in await stored_events(runtime)] == ["A"]
     assert (await intake_states(runtime))[result.intake_id] == "done"
+
+
+async def test_a_lock_timeout_is_worth_retrying(
+    make_runtime: MakeRuntime, database: DbTarget
+) -> None:
+    """A lock timeout (like a deadlock or a full pool) passes; it must not become a dead
+    letter. Checked against the error a real Postgres raises."""
+    if database.backend != "postgres":
+        pytest.skip("SQLite's busy errors are OperationalError, retryable by their type")
+    runtime = await make_runtime()
+    async with runtime.db.session() as holder, runtime.db.session() as waiter:
+        await holder.execute(sa.text("LOCK TABLE intake IN ACCESS EXCLUSIVE MODE"))
+        await waiter.execute(sa.text("SET LOCAL lock_timeout = '50ms'"))
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            await waiter.execute(sa.text("SELECT count(*) FROM intake"))
+    assert _retryable(raised.value)
+    assert not _retryable(ValueError("a bug"))

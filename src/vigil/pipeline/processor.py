@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,10 +57,19 @@ class _BatchError(Exception):
         self.cause, self.claimed = cause, claimed
 
 
+# Postgres conditions that pass when tried again: serialization failure, deadlock, lock
+# not available (a lock timeout).
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError | TimeoutError | OSError | ConnectionError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    transient = OperationalError | TimeoutError | sa_exc.TimeoutError | OSError | ConnectionError
+    if isinstance(exc, transient):
+        return True  # sa_exc.TimeoutError: no pooled connection came free in time
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return exc.connection_invalidated or state in _TRANSIENT_SQLSTATES
 
 
 class Processor:
