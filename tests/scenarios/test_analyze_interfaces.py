@@ -89,11 +89,21 @@ async def test_http_analyze_a_named_bundle(api: httpx.AsyncClient) -> None:
     response = await api.post("/api/v1/analyze", json={"bundle": "cpu-hog", **WINDOW})
     assert _top(response) == ("api", "cpu")
     assert response.json()["evidence"]
-    text = await api.post(
+    for accept, text in (
+        ("text/plain", True),
+        ("Text/Plain, application/json;q=0.5", True),
+        ("application/json, text/plain;q=0.5", False),
+        ("*/*", False),
+    ):
+        answer = await api.post(
+            "/api/v1/analyze", json={"bundle": "cpu-hog", **WINDOW}, headers={"accept": accept}
+        )
+        assert answer.headers["content-type"].startswith("text/plain") is text, accept
+    assert answer.json()["causes"][0]["service"] == "api"
+    text_answer = await api.post(
         "/api/v1/analyze", json={"bundle": "cpu-hog", **WINDOW}, headers={"accept": "text/plain"}
     )
-    assert text.headers["content-type"].startswith("text/plain")
-    assert text.text.startswith("1. api: cpu (score ")
+    assert text_answer.text.startswith("1. api: cpu (score ")
 
 
 @pytest.mark.parametrize("kind", ["tar.gz", "zip"])
@@ -119,7 +129,11 @@ async def test_http_analyze_refusals(api: httpx.AsyncClient, folder: Path, tmp_p
 
     outside = tmp_path / "elsewhere"
     shutil.copytree(folder, outside)
-    assert (await status({"bundle": "nope", **WINDOW}))[0] == 404
+    assert await status({"bundle": "nope", **WINDOW}) == (
+        404,
+        "no bundle 'nope' under the bundle root",  # no server paths in answers
+    )
+    assert (await status({"bundle": "cpu-hog/metrics.csv.gz", **WINDOW}))[0] == 404
     assert (await status({"bundle": "../elsewhere", **WINDOW}))[0] == 422
     assert (await status({"bundle": str(outside), **WINDOW}))[0] == 422
     assert await status({"bundle": "cpu-hog", **WINDOW, "end": WINDOW["start"]}) == (
@@ -143,8 +157,10 @@ async def test_http_analyze_refusals(api: httpx.AsyncClient, folder: Path, tmp_p
         info.size = len(payload)
         packed.addfile(info, io.BytesIO(payload))
     code, problem = await status(content=escaping.getvalue(), headers=gzip, params=WINDOW)
-    assert code == 422
-    assert "archive" in problem
+    assert (code, problem) == (
+        422,
+        "no bundle tables in the archive (metrics, logs, spans, graph as .csv or .csv.gz)",
+    )
 
 
 def test_cli_analyze_refuses_a_bad_time(folder: Path) -> None:

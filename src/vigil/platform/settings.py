@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     # POST /api/v1/analyze: a bundle named in JSON is a folder under this one; a bundle
     # uploaded as an archive may be this large.
     bundle_root: Path = Field(default_factory=lambda: default_data_dir() / "bundles")
-    max_bundle_bytes: int = Field(default=256 << 20, gt=0)
+    max_bundle_bytes: int = Field(default=64 << 20, gt=0)
     webhooks: dict[str, WebhookAuth] = {}
     silences: list[SilenceRule] = []
     maintenance_windows: list[MaintenanceWindow] = []

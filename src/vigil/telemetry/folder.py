@@ -35,7 +35,8 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame | None:
                 return pd.read_parquet(path)
             return pd.read_csv(path)
         except (ValueError, OSError) as error:
-            raise BundleFormatError(f"cannot read {path}: {error}") from error
+            prefix = "reference/" if folder.name == "reference" else ""
+            raise BundleFormatError(f"cannot read {prefix}{path.name}: {error}") from error
     return None
 
 

@@ -8,20 +8,20 @@ Two ways to hand over the bundle (docs/bundle-format.md):
 * **by upload**: the bundle folder as a ``.tar.gz``/``.tar`` or ``.zip`` archive in the
   body (``Content-Type: application/gzip``, ``application/x-tar``, ``application/zip``
   or ``application/octet-stream``), the window in the query (``?start=...&end=...``). At
-  most ``max_bundle_bytes``, and at most ``UNPACKED_RATIO`` times that unpacked; it is
-  unpacked into a temporary folder (members that would land outside it, links and
-  devices are refused) and removed after the analysis.
+  most ``max_bundle_bytes``, and at most ``UNPACKED_RATIO`` times that unpacked; only its
+  ``.csv``/``.csv.gz`` tables are written, into a temporary folder removed after the
+  analysis (:mod:`vigil.telemetry.archive` says what is refused and why).
 
-The answer is JSON (:class:`~vigil.analysis.rca.RcaResult`), or readable text with
-``Accept: text/plain``.
+The answer is JSON (:class:`~vigil.analysis.rca.RcaResult`), or readable text when the
+``Accept`` header prefers ``text/plain``. One analysis runs at a time per server (they are
+CPU-bound, and an upload may take its size times ``UNPACKED_RATIO`` of temporary disk);
+others wait their turn.
 """
 
 from __future__ import annotations
 
-import io
-import tarfile
+import asyncio
 import tempfile
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,14 +33,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from vigil.analysis.rca import RcaResult, analyze_bundle, describe
 from vigil.interfaces.api.deps import BAD_BODY, NOT_FOUND, ErrorOut, RuntimeDep, read_body
+from vigil.telemetry.archive import ArchiveError, TooLargeError, unpack_bundle
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
 
-__all__ = ["AnalyzeRequest", "router"]
+__all__ = ["AnalyzeRequest", "analysis_slots", "router"]
 
 router = APIRouter(tags=["analysis"])
 
-# Telemetry CSV compresses about tenfold; an archive that unpacks to far more is refused.
-UNPACKED_RATIO = 20
+# Telemetry CSV compresses about tenfold; an archive that unpacks to more is refused.
+UNPACKED_RATIO = 10
 
 _ARCHIVES = frozenset(
     {
@@ -78,60 +79,62 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return _utc(start), _utc(end)
 
 
+def analysis_slots() -> asyncio.Semaphore:
+    """What the app holds (``app.state.analysis_slots``): one analysis at a time."""
+    return asyncio.Semaphore(1)
+
+
 def _named(root: Path, name: str) -> Path:
     """The folder ``name`` under ``root``; refuses names that lead out of it."""
     base = root.resolve()
     folder = (base / name).resolve()
     if not folder.is_relative_to(base):
         raise HTTPException(422, f"bundle {name!r} is not a folder under the bundle root")
+    if not folder.is_dir():
+        raise HTTPException(404, f"no bundle {name!r} under the bundle root")
     return folder
-
-
-def _unpack(archive: bytes, into: Path, limit: int) -> Path:
-    """Unpack a tar(.gz) or zip archive safely (at most ``limit`` bytes unpacked); returns
-    the bundle folder in it."""
-    try:
-        if zipfile.is_zipfile(io.BytesIO(archive)):
-            with zipfile.ZipFile(io.BytesIO(archive)) as packed:
-                members = packed.infolist()
-                _check_size(sum(m.file_size for m in members), limit)
-                for member in members:
-                    target = (into / member.filename).resolve()
-                    if not target.is_relative_to(into.resolve()):
-                        raise HTTPException(422, f"archive member {member.filename!r} is unsafe")
-                packed.extractall(into)
-        else:
-            with tarfile.open(fileobj=io.BytesIO(archive)) as packed:
-                _check_size(sum(m.size for m in packed.getmembers()), limit)
-                packed.extractall(into, filter="data")  # no escapes, links or devices
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-        raise HTTPException(422, f"body is not a readable tar or zip archive: {error}") from None
-    entries = [p for p in into.iterdir() if not p.name.startswith(".")]
-    # An archive of the folder itself holds one directory: the bundle is inside it.
-    return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
-
-
-def _check_size(unpacked: int, limit: int) -> None:
-    if unpacked > limit:
-        raise HTTPException(413, f"bundle unpacks to {unpacked} bytes, more than {limit}")
 
 
 def _rank(folder: Path, start: datetime, end: datetime) -> RcaResult:
     try:
         bundle = read_bundle_folder(folder, end=end)
     except BundleFormatError as error:
-        raise HTTPException(404, str(error)) from None
+        raise HTTPException(422, str(error)) from None
     return analyze_bundle(bundle, start)
 
 
 def _uploaded(archive: bytes, limit: int, start: datetime, end: datetime) -> RcaResult:
     with tempfile.TemporaryDirectory(prefix="vigil-bundle-") as temporary:
-        return _rank(_unpack(archive, Path(temporary), limit), start, end)
+        try:
+            unpack_bundle(archive, Path(temporary), limit)
+        except TooLargeError as error:
+            raise HTTPException(413, str(error)) from None
+        except ArchiveError as error:
+            raise HTTPException(422, str(error)) from None
+        return _rank(Path(temporary), start, end)
+
+
+def _prefers_text(accept: str) -> bool:
+    """Whether an ``Accept`` header ranks text/plain above JSON (q-values honoured)."""
+    best = {"text": 0.0, "json": 0.0}
+    for entry in accept.lower().split(","):
+        kind, *params = (part.strip() for part in entry.split(";"))
+        quality = 1.0
+        for param in params:
+            if param.startswith("q="):
+                try:
+                    quality = float(param[2:])
+                except ValueError:
+                    quality = 0.0
+        if kind in ("text/plain", "text/*"):
+            best["text"] = max(best["text"], quality)
+        if kind in ("application/json", "application/*", "*/*"):
+            best["json"] = max(best["json"], quality)
+    return best["text"] > best["json"]
 
 
 def _answer(request: Request, result: RcaResult) -> Response:
-    accept = request.headers.get("accept", "")
-    if "text/plain" in accept and "application/json" not in accept:
+    if _prefers_text(request.headers.get("accept", "")):
         return PlainTextResponse(describe(result))
     return JSONResponse(result.model_dump(mode="json"))
 
@@ -152,7 +155,7 @@ _REQUEST_BODY: dict[str, Any] = {
         200: {"content": {"text/plain": {}}, "description": "Ranked causes (JSON or text)"},
         **BAD_BODY,
         **NOT_FOUND,
-        413: {"model": ErrorOut, "description": "Uploaded bundle larger than max_bundle_bytes"},
+        413: {"model": ErrorOut, "description": "Body or unpacked bundle too large"},
         415: {"model": ErrorOut, "description": "Neither JSON nor a tar/zip archive"},
     },
     openapi_extra={"requestBody": _REQUEST_BODY},
@@ -167,8 +170,11 @@ async def analyze(
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     settings = runtime.settings
     if kind == "application/json":
+        body = await read_body(request, settings.max_body_bytes)
+        if len(body) > settings.max_body_bytes:
+            raise HTTPException(413, f"body larger than {settings.max_body_bytes} bytes")
         try:
-            named = AnalyzeRequest.model_validate_json(await request.body())
+            named = AnalyzeRequest.model_validate_json(body)
         except ValidationError as error:
             first = error.errors()[0]
             field = ".".join(str(p) for p in first.get("loc", ()))
@@ -176,14 +182,16 @@ async def analyze(
             raise HTTPException(422, problem) from None
         window = _window(named.start, named.end)
         folder = _named(settings.bundle_root, named.bundle)
-        result = await run_in_threadpool(_rank, folder, *window)
+        async with request.app.state.analysis_slots:
+            result = await run_in_threadpool(_rank, folder, *window)
     elif kind in _ARCHIVES:
         window = _window(start, end)
         archive = await read_body(request, settings.max_bundle_bytes)
         if len(archive) > settings.max_bundle_bytes:
             raise HTTPException(413, f"bundle larger than {settings.max_bundle_bytes} bytes")
         limit = settings.max_bundle_bytes * UNPACKED_RATIO
-        result = await run_in_threadpool(_uploaded, archive, limit, *window)
+        async with request.app.state.analysis_slots:
+            result = await run_in_threadpool(_uploaded, archive, limit, *window)
     else:
         raise HTTPException(
             415, f"send JSON naming a bundle, or the bundle as a tar or zip archive, not {kind!r}"

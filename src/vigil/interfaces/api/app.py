@@ -52,6 +52,7 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.analysis_slots = analyze.analysis_slots()
     api = (webhooks, events, incidents, stats, deadletters, silences, analyze, anomalies)
     for module in api:
         # Invalid input answers in our error shape, not FastAPI's default validation body.

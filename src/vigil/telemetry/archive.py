@@ -1,0 +1,165 @@
+"""Unpack an uploaded bundle archive (tar, tar.gz or zip) into a folder, defensively.
+
+An upload is untrusted input, so only what a bundle folder can hold is written
+(``docs/bundle-format.md``): the tables ``metrics``, ``logs``, ``spans`` and ``graph`` and
+``reference/logs``, ``reference/spans``, each as ``.csv`` or ``.csv.gz``, at the top of
+the archive or inside one top folder (how ``tar czf - DIR`` and zip tools pack a folder).
+Everything else (other files, ``__MACOSX/``, links, devices) is skipped; no member name is
+ever used as a path, so nothing lands outside the folder. An archive with more than
+``MAX_MEMBERS`` entries is refused before it is read, as is one whose tables unpack to more
+than ``limit`` bytes: ``.csv.gz`` tables are decompressed here, so the reader cannot be
+made to inflate them without bound. Parquet tables are refused in uploads: their pages
+decompress inside the reader, with sizes the file itself declares (a bundle named under
+the server's ``bundle_root`` may use Parquet).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+__all__ = ["MAX_MEMBERS", "ArchiveError", "TooLargeError", "unpack_bundle"]
+
+MAX_MEMBERS = 64
+_TABLES = ("metrics", "logs", "spans", "graph")
+_REFERENCE_TABLES = ("logs", "spans")
+_SUFFIXES = (".csv.gz", ".csv")
+_CHUNK = 1 << 20
+_ZIP_END = b"PK\x05\x06"
+
+
+class ArchiveError(ValueError):
+    """The upload is not a bundle archive we accept; the message says why."""
+
+
+class TooLargeError(ArchiveError):
+    """The tables unpack to more than the limit."""
+
+
+_Open = Callable[[], IO[bytes]]
+
+
+def unpack_bundle(archive: bytes, into: Path, limit: int) -> list[str]:
+    """Write the bundle tables of ``archive`` into ``into``; returns their paths there."""
+    budget = _Budget(limit)
+    written: list[str] = []
+    tables: set[str] = set()
+    for name, opened in _members(archive):
+        target = _bundle_path(name)
+        if target is None:
+            if name.endswith(".parquet") and _bundle_path(name[: -len(".parquet")] + ".csv"):
+                raise ArchiveError(f"{name}: upload tables as .csv or .csv.gz, not Parquet")
+            continue
+        stored = target.removesuffix(".gz")
+        table = stored.rsplit(".", 1)[0]
+        if table in tables:
+            raise ArchiveError(f"the archive holds the {table} table twice")
+        tables.add(table)
+        path = into / stored
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with opened() as source, path.open("wb") as sink:
+            if target.endswith(".gz"):
+                try:
+                    _copy(gzip.GzipFile(fileobj=source), sink, budget)
+                except (OSError, EOFError) as error:
+                    raise ArchiveError(f"{name} is not readable gzip: {error}") from None
+            else:
+                _copy(source, sink, budget)
+        written.append(stored)
+    if not written:
+        names = ", ".join(_TABLES)
+        raise ArchiveError(f"no bundle tables in the archive ({names} as .csv or .csv.gz)")
+    return written
+
+
+class _Budget:
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.limit = limit
+
+    def take(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise TooLargeError(f"the bundle unpacks to more than {self.limit} bytes")
+
+
+def _copy(source: IO[bytes] | gzip.GzipFile, sink: IO[bytes], budget: _Budget) -> None:
+    while chunk := source.read(_CHUNK):
+        budget.take(len(chunk))
+        sink.write(chunk)
+
+
+def _bundle_path(name: str) -> str | None:
+    """Where a member goes in the bundle folder, or None when it is not a bundle table."""
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".", "/")]
+    if ".." in parts:
+        return None
+    for inner in (parts, parts[1:]):  # the tables at the top, or in one top folder
+        if len(inner) == 1 and _table(inner[0], _TABLES):
+            return inner[0]
+        if len(inner) == 2 and inner[0] == "reference" and _table(inner[1], _REFERENCE_TABLES):
+            return f"reference/{inner[1]}"
+    return None
+
+
+def _table(file_name: str, tables: tuple[str, ...]) -> bool:
+    return any(file_name == f"{t}{s}" for t in tables for s in _SUFFIXES)
+
+
+def _members(archive: bytes) -> Iterator[tuple[str, _Open]]:
+    """(name, opener) of each regular file, refusing archives with too many entries."""
+    try:
+        if zipfile.is_zipfile(io.BytesIO(archive)):
+            yield from _zip_members(archive)
+        else:
+            yield from _tar_members(archive)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ArchiveError(f"body is not a readable tar or zip archive: {error}") from None
+
+
+def _zip_members(archive: bytes) -> Iterator[tuple[str, _Open]]:
+    _check_zip_entries(archive)  # before zipfile reads the whole central directory
+    with zipfile.ZipFile(io.BytesIO(archive)) as packed:
+        for info in packed.infolist():
+            if not info.is_dir():  # zipfile writes no links: every entry is a plain file
+                yield info.filename, _zip_opener(packed, info)
+
+
+def _zip_opener(packed: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Open:
+    return lambda: packed.open(info)
+
+
+def _tar_opener(packed: tarfile.TarFile, member: tarfile.TarInfo) -> _Open:
+    def opened() -> IO[bytes]:
+        handle = packed.extractfile(member)
+        if handle is None:
+            raise ArchiveError(f"{member.name} has no contents")
+        return handle
+
+    return opened
+
+
+def _check_zip_entries(archive: bytes) -> None:
+    end = archive.rfind(_ZIP_END, max(0, len(archive) - (1 << 16) - 22))
+    if end < 0 or end + 22 > len(archive):
+        raise ArchiveError("body is not a readable zip archive: no end of central directory")
+    (entries,) = struct.unpack_from("<H", archive, end + 10)
+    if entries == 0xFFFF or entries > MAX_MEMBERS:
+        raise ArchiveError(f"the archive has more than {MAX_MEMBERS} entries; a bundle has a few")
+
+
+def _tar_members(archive: bytes) -> Iterator[tuple[str, _Open]]:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as packed:
+        for count, member in enumerate(packed, start=1):  # read one header at a time
+            if count > MAX_MEMBERS:
+                raise ArchiveError(
+                    f"the archive has more than {MAX_MEMBERS} entries; a bundle has a few"
+                )
+            if member.isfile():  # links, devices and folders are never written
+                yield member.name, _tar_opener(packed, member)

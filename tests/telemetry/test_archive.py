@@ -1,0 +1,89 @@
+"""Uploaded bundle archives: only bundle tables are written, bombs and tricks are refused."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from vigil.telemetry.archive import MAX_MEMBERS, ArchiveError, TooLargeError, unpack_bundle
+
+CSV = b"time,service,instance,metric,value\n2026-01-01T10:00:00Z,api,api-1,cpu,1.0\n"
+
+
+def _tar(members: dict[str, bytes], *, links: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as packed:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            packed.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            packed.addfile(info)
+    return buffer.getvalue()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as packed:
+        for name, data in members.items():
+            packed.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("pack", [_tar, _zip])
+def test_tables_at_the_top_or_in_one_folder_are_written(pack: object, tmp_path: Path) -> None:
+    assert callable(pack)
+    archive = pack(
+        {
+            "incident/metrics.csv.gz": gzip.compress(CSV),
+            "incident/reference/logs.csv": b"time,service,message\n",
+            "incident/notes.txt": b"not a table",
+            "__MACOSX/incident/._metrics.csv.gz": b"resource fork",
+        }
+    )
+    written = unpack_bundle(archive, tmp_path, limit=1 << 20)
+    assert sorted(written) == ["metrics.csv", "reference/logs.csv"]
+    assert (tmp_path / "metrics.csv").read_bytes() == CSV  # decompressed here, within budget
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["logs.csv", "metrics.csv"]
+
+
+def test_names_never_become_paths(tmp_path: Path) -> None:
+    into = tmp_path / "into"
+    into.mkdir()
+    archive = _tar(
+        {"../metrics.csv": CSV, "/etc/spans.csv": CSV, "a/b/logs.csv": CSV},
+        links={"graph.csv": "/etc/passwd", "x": ".."},
+    )
+    written = unpack_bundle(archive, into, limit=1 << 20)
+    assert written == ["spans.csv"]  # "/etc/spans.csv": one top folder, like any other
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["into", "spans.csv"]
+
+
+def test_bombs_and_floods_are_refused(tmp_path: Path) -> None:
+    inflating = _tar({"metrics.csv.gz": gzip.compress(b"0" * 3_000_000)})
+    with pytest.raises(TooLargeError, match="more than 1000000 bytes"):
+        unpack_bundle(inflating, tmp_path / "a", limit=1_000_000)
+    flood = {f"f{i}.txt": b"" for i in range(MAX_MEMBERS + 1)}
+    for archive in (_tar(flood), _zip(flood)):
+        with pytest.raises(ArchiveError, match=f"more than {MAX_MEMBERS} entries"):
+            unpack_bundle(archive, tmp_path / "b", limit=1 << 20)
+
+
+def test_what_is_not_a_bundle_archive_says_why(tmp_path: Path) -> None:
+    cases = {
+        b"plain text": "not a readable tar or zip",
+        _tar({"readme.md": b"hi"}): "no bundle tables",
+        _tar({"metrics.parquet": b"PAR1"}): "not Parquet",
+        _tar({"metrics.csv": CSV, "data/metrics.csv.gz": gzip.compress(CSV)}): "twice",
+        _tar({"logs.csv.gz": b"not gzip"}): "not readable gzip",
+    }
+    for archive, problem in cases.items():
+        with pytest.raises(ArchiveError, match=problem):
+            unpack_bundle(archive, tmp_path / "x", limit=1 << 20)
