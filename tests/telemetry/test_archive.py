@@ -70,6 +70,9 @@ def test_bombs_and_floods_are_refused(tmp_path: Path) -> None:
     inflating = _tar({"metrics.csv.gz": gzip.compress(b"0" * 3_000_000)})
     with pytest.raises(TooLargeError, match="more than 1000000 bytes"):
         unpack_bundle(inflating, tmp_path / "a", limit=1_000_000)
+    skipped = _tar({"padding.bin": b"0" * 3_000_000, "metrics.csv": CSV})  # counts too
+    with pytest.raises(TooLargeError, match="more than"):
+        unpack_bundle(skipped, tmp_path / "c", limit=1_000_000)
     flood = {f"f{i}.txt": b"" for i in range(MAX_MEMBERS + 1)}
     for archive in (_tar(flood), _zip(flood)):
         with pytest.raises(ArchiveError, match=f"more than {MAX_MEMBERS} entries"):
@@ -82,7 +85,8 @@ def test_what_is_not_a_bundle_archive_says_why(tmp_path: Path) -> None:
         _tar({"readme.md": b"hi"}): "no bundle tables",
         _tar({"metrics.parquet": b"PAR1"}): "not Parquet",
         _tar({"metrics.csv": CSV, "data/metrics.csv.gz": gzip.compress(CSV)}): "twice",
-        _tar({"logs.csv.gz": b"not gzip"}): "not readable gzip",
+        _tar({"logs.csv.gz": b"not gzip"}): "logs.csv.gz cannot be read: Not a gzipped file",
+        _tar({"spans.csv": CSV * 2000})[:-4000]: "cannot be read|not a readable",  # truncated
     }
     for archive, problem in cases.items():
         with pytest.raises(ArchiveError, match=problem):

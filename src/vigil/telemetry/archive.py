@@ -6,9 +6,10 @@ An upload is untrusted input, so only what a bundle folder can hold is written
 the archive or inside one top folder (how ``tar czf - DIR`` and zip tools pack a folder).
 Everything else (other files, ``__MACOSX/``, links, devices) is skipped; no member name is
 ever used as a path, so nothing lands outside the folder. An archive with more than
-``MAX_MEMBERS`` entries is refused before it is read, as is one whose tables unpack to more
-than ``limit`` bytes: ``.csv.gz`` tables are decompressed here, so the reader cannot be
-made to inflate them without bound. Parquet tables are refused in uploads: their pages
+``MAX_MEMBERS`` entries is refused (a zip before it is read), as is one that unpacks to
+more than ``limit`` bytes: a tar is read as a stream, counting every decompressed byte
+(skipped members too), and ``.csv.gz`` tables are decompressed here, so the reader
+cannot be made to inflate them without bound. Parquet tables are refused in uploads: their pages
 decompress inside the reader, with sizes the file itself declares (a bundle named under
 the server's ``bundle_root`` may use Parquet).
 """
@@ -20,6 +21,7 @@ import io
 import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -45,12 +47,16 @@ class TooLargeError(ArchiveError):
 _Open = Callable[[], IO[bytes]]
 
 
+# What reading a damaged archive raises, from tarfile, zipfile, gzip and zlib.
+_DAMAGED = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error)
+
+
 def unpack_bundle(archive: bytes, into: Path, limit: int) -> list[str]:
     """Write the bundle tables of ``archive`` into ``into``; returns their paths there."""
     budget = _Budget(limit)
     written: list[str] = []
     tables: set[str] = set()
-    for name, opened in _members(archive):
+    for name, opened in _members(archive, limit):
         target = _bundle_path(name)
         if target is None:
             if name.endswith(".parquet") and _bundle_path(name[: -len(".parquet")] + ".csv"):
@@ -64,13 +70,8 @@ def unpack_bundle(archive: bytes, into: Path, limit: int) -> list[str]:
         path = into / stored
         path.parent.mkdir(parents=True, exist_ok=True)
         with opened() as source, path.open("wb") as sink:
-            if target.endswith(".gz"):
-                try:
-                    _copy(gzip.GzipFile(fileobj=source), sink, budget)
-                except (OSError, EOFError) as error:
-                    raise ArchiveError(f"{name} is not readable gzip: {error}") from None
-            else:
-                _copy(source, sink, budget)
+            unpacked = gzip.GzipFile(fileobj=source) if target.endswith(".gz") else source
+            _copy(unpacked, sink, budget, name)
         written.append(stored)
     if not written:
         names = ", ".join(_TABLES)
@@ -89,8 +90,14 @@ class _Budget:
             raise TooLargeError(f"the bundle unpacks to more than {self.limit} bytes")
 
 
-def _copy(source: IO[bytes] | gzip.GzipFile, sink: IO[bytes], budget: _Budget) -> None:
-    while chunk := source.read(_CHUNK):
+def _copy(source: IO[bytes] | gzip.GzipFile, sink: IO[bytes], budget: _Budget, name: str) -> None:
+    while True:
+        try:
+            chunk = source.read(_CHUNK)
+        except _DAMAGED as error:
+            raise ArchiveError(f"{name} cannot be read: {error}") from None
+        if not chunk:
+            return
         budget.take(len(chunk))
         sink.write(chunk)
 
@@ -112,14 +119,15 @@ def _table(file_name: str, tables: tuple[str, ...]) -> bool:
     return any(file_name == f"{t}{s}" for t in tables for s in _SUFFIXES)
 
 
-def _members(archive: bytes) -> Iterator[tuple[str, _Open]]:
-    """(name, opener) of each regular file, refusing archives with too many entries."""
+def _members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
+    """(name, opener) of each regular file, refusing archives with too many entries. An
+    opener must be used before the next member is asked for (a tar is a stream)."""
     try:
         if zipfile.is_zipfile(io.BytesIO(archive)):
             yield from _zip_members(archive)
         else:
-            yield from _tar_members(archive)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+            yield from _tar_members(archive, limit)
+    except _DAMAGED as error:
         raise ArchiveError(f"body is not a readable tar or zip archive: {error}") from None
 
 
@@ -154,8 +162,31 @@ def _check_zip_entries(archive: bytes) -> None:
         raise ArchiveError(f"the archive has more than {MAX_MEMBERS} entries; a bundle has a few")
 
 
-def _tar_members(archive: bytes) -> Iterator[tuple[str, _Open]]:
-    with tarfile.open(fileobj=io.BytesIO(archive)) as packed:
+class _Capped(io.RawIOBase):
+    """A byte stream that refuses to give more than ``limit`` bytes in all."""
+
+    def __init__(self, source: IO[bytes] | gzip.GzipFile, limit: int) -> None:
+        self.source, self.left, self.limit = source, limit, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.source.read(min(len(buffer), max(self.left, 0) + 1))
+        self.left -= len(data)
+        if self.left < 0:
+            raise TooLargeError(f"the bundle unpacks to more than {self.limit} bytes")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _tar_members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
+    raw = io.BytesIO(archive)
+    stream = gzip.GzipFile(fileobj=raw) if archive[:2] == b"\x1f\x8b" else raw
+    # Every decompressed byte counts (tables and skipped members alike), with room for the
+    # tar's own headers.
+    capped = io.BufferedReader(_Capped(stream, limit + (MAX_MEMBERS + 2) * 1024))
+    with tarfile.open(fileobj=capped, mode="r|") as packed:
         for count, member in enumerate(packed, start=1):  # read one header at a time
             if count > MAX_MEMBERS:
                 raise ArchiveError(
