@@ -76,3 +76,9 @@ def test_percentages_say_how_much_headroom_a_rise_took() -> None:
     assert found[("hog", "cpu(%)")].details["headroom_used"] > 0.95
     assert 0.05 < found[("busy", "cpu(%)")].details["headroom_used"] < 0.1
     assert "headroom_used" not in found[("busy", "memory(Mi)")].details
+
+
+def test_series_without_any_value_give_no_evidence() -> None:
+    nan = float("nan")
+    frame = make_metrics(_series("api", "cpu", [nan] * 10))
+    assert metric_evidence(frame, BOUNDARY) == []

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from vigil.telemetry.archive import MAX_MEMBERS, ArchiveError, TooLargeError, unpack_bundle
+from vigil.telemetry.archive import (
+    MAX_COLUMNS,
+    MAX_MEMBERS,
+    MAX_ROWS,
+    ArchiveError,
+    TooLargeError,
+    unpack_bundle,
+)
 
 CSV = b"time,service,instance,metric,value\n2026-01-01T10:00:00Z,api,api-1,cpu,1.0\n"
 
@@ -91,3 +98,42 @@ def test_what_is_not_a_bundle_archive_says_why(tmp_path: Path) -> None:
     for archive, problem in cases.items():
         with pytest.raises(ArchiveError, match=problem):
             unpack_bundle(archive, tmp_path / "x", limit=1 << 20)
+
+
+def test_zip_entries_that_inflate_without_bound_are_refused(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_BZIP2) as packed:
+        packed.writestr("metrics.csv", b"0" * 100_000)
+    with pytest.raises(ArchiveError, match="only stored or deflated"):
+        unpack_bundle(buffer.getvalue(), tmp_path, limit=1 << 30)
+
+
+def test_a_zip_lying_about_its_entries_is_refused(tmp_path: Path) -> None:
+    archive = bytearray(_zip({f"f{i}.txt": b"" for i in range(MAX_MEMBERS * 2)}))
+    end = archive.rfind(b"PK\x05\x06")
+    archive[end + 8 : end + 12] = (3).to_bytes(2, "little") * 2  # "3 entries"
+    with pytest.raises(ArchiveError, match="more than"):
+        unpack_bundle(bytes(archive), tmp_path, limit=1 << 20)
+
+
+def test_large_extended_tar_headers_are_refused_before_parsing(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as packed:
+        info = tarfile.TarInfo("metrics.csv")
+        info.size = len(CSV)
+        info.pax_headers = {"comment": "1" * 10_000}
+        packed.addfile(info, io.BytesIO(CSV))
+    with pytest.raises(ArchiveError, match="extended tar header"):
+        unpack_bundle(buffer.getvalue(), tmp_path, limit=1 << 20)
+
+
+def test_tables_too_long_or_too_wide_for_pandas_are_refused(tmp_path: Path) -> None:
+    wide = ",".join(f"c{i}" for i in range(MAX_COLUMNS + 1)).encode() + b"\n"
+    cases = {
+        _tar({"logs.csv.gz": gzip.compress(b"1\n" * (MAX_ROWS + 5))}): "more than 1000000 rows",
+        _tar({"metrics.csv": wide}): f"{MAX_COLUMNS + 1} columns",
+        _tar({"spans.csv": b"x" * 70_000 + b"\n"}): "header line is longer",
+    }
+    for archive, problem in cases.items():
+        with pytest.raises(ArchiveError, match=problem):
+            unpack_bundle(archive, tmp_path / "x", limit=1 << 30)

@@ -147,6 +147,8 @@ def metric_evidence(
     if metrics.empty:
         return []
     window = _deviations(_with_edge_gaps(metrics, moment), moment, limits)
+    if window.empty:  # no series with a value on both sides of the boundary
+        return []
     keys = ["service", "instance", "metric"]
     window = window.assign(size_z=window["z"].abs())
     crossed = window[window["size_z"] >= ONSET_SIGMA].groupby(keys)["time"].min()

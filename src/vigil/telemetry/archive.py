@@ -5,17 +5,27 @@ An upload is untrusted input, so only what a bundle folder can hold is written
 ``reference/logs``, ``reference/spans``, each as ``.csv`` or ``.csv.gz``, at the top of
 the archive or inside one top folder (how ``tar czf - DIR`` and zip tools pack a folder).
 Everything else (other files, ``__MACOSX/``, links, devices) is skipped; no member name is
-ever used as a path, so nothing lands outside the folder. An archive with more than
-``MAX_MEMBERS`` entries is refused (a zip before it is read), as is one that unpacks to
-more than ``limit`` bytes: a tar is read as a stream, counting every decompressed byte
-(skipped members too), and ``.csv.gz`` tables are decompressed here, so the reader
-cannot be made to inflate them without bound. Parquet tables are refused in uploads: their pages
+ever used as a path, so nothing lands outside the folder. Refused, with the reason:
+
+* more than ``MAX_MEMBERS`` entries (a zip's from its central directory's size, before
+  zipfile reads it);
+* more than ``limit`` bytes unpacked: a tar is read as a stream, counting every
+  decompressed byte (skipped members too), and ``.csv.gz`` tables are decompressed here,
+  so the reader cannot be made to inflate them without bound;
+* zip entries compressed other than stored or deflated (Python inflates bzip2 and LZMA
+  without an output bound), or encrypted; tar extended (pax, GNU long name) headers over
+  ``MAX_HEADER`` bytes (a quadratic regex in older tarfile, CVE-2024-6232) and sparse
+  files;
+* tables with more than ``MAX_ROWS`` lines or a header of more than ``MAX_COLUMNS``
+  columns (pandas' cost grows with both, much faster than with the bytes).
+ Parquet tables are refused in uploads: their pages
 decompress inside the reader, with sizes the file itself declares (a bundle named under
 the server's ``bundle_root`` may use Parquet).
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import struct
@@ -26,9 +36,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-__all__ = ["MAX_MEMBERS", "ArchiveError", "TooLargeError", "unpack_bundle"]
+__all__ = [
+    "MAX_COLUMNS",
+    "MAX_HEADER",
+    "MAX_MEMBERS",
+    "MAX_ROWS",
+    "ArchiveError",
+    "TooLargeError",
+    "unpack_bundle",
+]
 
 MAX_MEMBERS = 64
+MAX_HEADER = 4096
+MAX_ROWS = 1_000_000
+MAX_COLUMNS = 64
+_HEADER_BYTES = 64 * 1024
 _TABLES = ("metrics", "logs", "spans", "graph")
 _REFERENCE_TABLES = ("logs", "spans")
 _SUFFIXES = (".csv.gz", ".csv")
@@ -47,8 +69,19 @@ class TooLargeError(ArchiveError):
 _Open = Callable[[], IO[bytes]]
 
 
-# What reading a damaged archive raises, from tarfile, zipfile, gzip and zlib.
-_DAMAGED = (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error)
+# What reading a damaged or unsupported archive raises, from tarfile, zipfile, gzip and
+# zlib (an encrypted zip entry is a RuntimeError, Deflate64 a NotImplementedError, a bad
+# name a UnicodeDecodeError, a bad sparse map a ValueError).
+_DAMAGED = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    EOFError,
+    OSError,
+    zlib.error,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+)
 
 
 def unpack_bundle(archive: bytes, into: Path, limit: int) -> list[str]:
@@ -69,9 +102,15 @@ def unpack_bundle(archive: bytes, into: Path, limit: int) -> list[str]:
         tables.add(table)
         path = into / stored
         path.parent.mkdir(parents=True, exist_ok=True)
-        with opened() as source, path.open("wb") as sink:
-            unpacked = gzip.GzipFile(fileobj=source) if target.endswith(".gz") else source
-            _copy(unpacked, sink, budget, name)
+        try:
+            with opened() as source, path.open("wb") as sink:
+                unpacked = gzip.GzipFile(fileobj=source) if target.endswith(".gz") else source
+                _copy(unpacked, sink, budget, name)
+        except ArchiveError:
+            raise
+        except _DAMAGED as error:
+            raise ArchiveError(f"{name} cannot be read: {error}") from None
+        _check_shape(path, name)
         written.append(stored)
     if not written:
         names = ", ".join(_TABLES)
@@ -91,15 +130,24 @@ class _Budget:
 
 
 def _copy(source: IO[bytes] | gzip.GzipFile, sink: IO[bytes], budget: _Budget, name: str) -> None:
-    while True:
-        try:
-            chunk = source.read(_CHUNK)
-        except _DAMAGED as error:
-            raise ArchiveError(f"{name} cannot be read: {error}") from None
-        if not chunk:
-            return
+    lines = 0
+    while chunk := source.read(_CHUNK):
         budget.take(len(chunk))
+        lines += chunk.count(b"\n")
+        if lines > MAX_ROWS + 1:
+            raise ArchiveError(f"{name} has more than {MAX_ROWS} rows")
         sink.write(chunk)
+
+
+def _check_shape(path: Path, name: str) -> None:
+    """The header line of a written CSV table: not too long, not too many columns."""
+    with path.open("rb") as table:
+        header = table.readline(_HEADER_BYTES + 1)
+    if len(header) > _HEADER_BYTES:
+        raise ArchiveError(f"{name}: the header line is longer than {_HEADER_BYTES} bytes")
+    columns = next(csv.reader([header.decode("utf-8", "replace")]), [])
+    if len(columns) > MAX_COLUMNS:
+        raise ArchiveError(f"{name} has {len(columns)} columns; a bundle table has a few")
 
 
 def _bundle_path(name: str) -> str | None:
@@ -127,16 +175,26 @@ def _members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
             yield from _zip_members(archive)
         else:
             yield from _tar_members(archive, limit)
+    except ArchiveError:
+        raise
     except _DAMAGED as error:
         raise ArchiveError(f"body is not a readable tar or zip archive: {error}") from None
+
+
+_ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 
 
 def _zip_members(archive: bytes) -> Iterator[tuple[str, _Open]]:
     _check_zip_entries(archive)  # before zipfile reads the whole central directory
     with zipfile.ZipFile(io.BytesIO(archive)) as packed:
-        for info in packed.infolist():
-            if not info.is_dir():  # zipfile writes no links: every entry is a plain file
-                yield info.filename, _zip_opener(packed, info)
+        for info in packed.infolist()[:MAX_MEMBERS]:
+            if info.is_dir():
+                continue  # zipfile writes no links: every other entry is a plain file
+            if info.compress_type not in _ZIP_METHODS:
+                raise ArchiveError(f"{info.filename}: only stored or deflated zip entries")
+            if info.flag_bits & 0x1:
+                raise ArchiveError(f"{info.filename} is encrypted")
+            yield info.filename, _zip_opener(packed, info)
 
 
 def _zip_opener(packed: zipfile.ZipFile, info: zipfile.ZipInfo) -> _Open:
@@ -157,9 +215,15 @@ def _check_zip_entries(archive: bytes) -> None:
     end = archive.rfind(_ZIP_END, max(0, len(archive) - (1 << 16) - 22))
     if end < 0 or end + 22 > len(archive):
         raise ArchiveError("body is not a readable zip archive: no end of central directory")
-    (entries,) = struct.unpack_from("<H", archive, end + 10)
-    if entries == 0xFFFF or entries > MAX_MEMBERS:
+    entries, size = struct.unpack_from("<HI", archive, end + 10)
+    # A central directory entry takes at least 46 bytes: its size bounds the entries too.
+    if entries == 0xFFFF or size == 0xFFFFFFFF or max(entries, size // 46) > MAX_MEMBERS:
         raise ArchiveError(f"the archive has more than {MAX_MEMBERS} entries; a bundle has a few")
+
+
+_EXTENDED = frozenset(
+    {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE, b"X"}
+)
 
 
 class _Capped(io.RawIOBase):
@@ -180,13 +244,26 @@ class _Capped(io.RawIOBase):
         return len(data)
 
 
+class _CheckedTarInfo(tarfile.TarInfo):
+    """Refuses large extended headers and sparse files before tarfile parses them."""
+
+    def _proc_member(self, packed: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _EXTENDED and self.size > MAX_HEADER:
+            raise ArchiveError(
+                f"an extended tar header of {self.size} bytes (at most {MAX_HEADER})"
+            )
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise ArchiveError("sparse files in a tar are not supported")
+        return super()._proc_member(packed)  # type: ignore[misc, no-any-return]
+
+
 def _tar_members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
     raw = io.BytesIO(archive)
     stream = gzip.GzipFile(fileobj=raw) if archive[:2] == b"\x1f\x8b" else raw
     # Every decompressed byte counts (tables and skipped members alike), with room for the
     # tar's own headers.
     capped = io.BufferedReader(_Capped(stream, limit + (MAX_MEMBERS + 2) * 1024))
-    with tarfile.open(fileobj=capped, mode="r|") as packed:
+    with tarfile.open(fileobj=capped, mode="r|", tarinfo=_CheckedTarInfo) as packed:
         for count, member in enumerate(packed, start=1):  # read one header at a time
             if count > MAX_MEMBERS:
                 raise ArchiveError(

@@ -57,17 +57,25 @@ def read_bundle_folder(
         raise BundleFormatError(f"bundle folder not found: {folder}")
     reference = None
     if (folder / "reference").is_dir():
-        reference = TelemetryBundle.build(
-            logs=_read_table(folder / "reference", "logs"),
-            spans=_read_table(folder / "reference", "spans"),
+        try:
+            reference = TelemetryBundle.build(
+                logs=_read_table(folder / "reference", "logs"),
+                spans=_read_table(folder / "reference", "spans"),
+            )
+        except (ValueError, TypeError) as error:
+            raise BundleFormatError(
+                f"a reference table has values of the wrong kind: {error}"
+            ) from error
+    try:
+        bundle = TelemetryBundle.build(
+            metrics=_read_table(folder, "metrics"),
+            logs=_read_table(folder, "logs"),
+            spans=_read_table(folder, "spans"),
+            edges=_edges(_read_table(folder, "graph")),
+            reference=reference,
         )
-    bundle = TelemetryBundle.build(
-        metrics=_read_table(folder, "metrics"),
-        logs=_read_table(folder, "logs"),
-        spans=_read_table(folder, "spans"),
-        edges=_edges(_read_table(folder, "graph")),
-        reference=reference,
-    )
+    except (ValueError, TypeError) as error:  # times that are not ISO 8601, out of range
+        raise BundleFormatError(f"a table has values of the wrong kind: {error}") from error
     if start is None and end is None:
         return bundle
     lo = start or datetime.min.replace(tzinfo=end.tzinfo if end else None)

@@ -21,6 +21,7 @@ others wait their turn.
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,9 +40,11 @@ from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
 __all__ = ["AnalyzeRequest", "analysis_slots", "router"]
 
 router = APIRouter(tags=["analysis"])
+log = logging.getLogger(__name__)
 
-# Telemetry CSV compresses about tenfold; an archive that unpacks to more is refused.
-UNPACKED_RATIO = 10
+# An upload may unpack to this many times its size (telemetry CSV compresses about
+# tenfold, so a bundle near the size limit must come mostly as plain CSV).
+UNPACKED_RATIO = 4
 
 _ARCHIVES = frozenset(
     {
@@ -100,7 +103,13 @@ def _rank(folder: Path, start: datetime, end: datetime) -> RcaResult:
         bundle = read_bundle_folder(folder, end=end)
     except BundleFormatError as error:
         raise HTTPException(422, str(error)) from None
-    return analyze_bundle(bundle, start)
+    try:
+        return analyze_bundle(bundle, start)
+    except (ValueError, TypeError) as error:
+        # Data of a shape the analysis did not foresee: the sender's to fix, and ours to
+        # look at (logged with the trace).
+        log.warning("analysis of a bundle failed", exc_info=True)
+        raise HTTPException(422, f"the bundle's tables could not be analysed: {error}") from None
 
 
 def _uploaded(archive: bytes, limit: int, start: datetime, end: datetime) -> RcaResult:
