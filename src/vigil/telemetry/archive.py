@@ -16,8 +16,8 @@ ever used as a path, so nothing lands outside the folder. Refused, with the reas
   without an output bound), or encrypted; tar extended (pax, GNU long name) headers over
   ``MAX_HEADER`` bytes (a quadratic regex in older tarfile, CVE-2024-6232) and sparse
   files;
-* tables with more than ``MAX_ROWS`` lines or a header of more than ``MAX_COLUMNS``
-  columns (pandas' cost grows with both, much faster than with the bytes).
+* more than ``MAX_ROWS`` lines in all tables together, or a header of more than
+  ``MAX_COLUMNS`` columns (pandas' cost grows with both, much faster than with bytes).
  Parquet tables are refused in uploads: their pages
 decompress inside the reader, with sizes the file itself declares (a bundle named under
 the server's ``bundle_root`` may use Parquet).
@@ -122,6 +122,7 @@ class _Budget:
     def __init__(self, limit: int) -> None:
         self.left = limit
         self.limit = limit
+        self.rows = MAX_ROWS + len(_TABLES) + len(_REFERENCE_TABLES)  # one header each
 
     def take(self, size: int) -> None:
         self.left -= size
@@ -130,12 +131,11 @@ class _Budget:
 
 
 def _copy(source: IO[bytes] | gzip.GzipFile, sink: IO[bytes], budget: _Budget, name: str) -> None:
-    lines = 0
     while chunk := source.read(_CHUNK):
         budget.take(len(chunk))
-        lines += chunk.count(b"\n")
-        if lines > MAX_ROWS + 1:
-            raise ArchiveError(f"{name} has more than {MAX_ROWS} rows")
+        budget.rows -= chunk.count(b"\n")
+        if budget.rows < 0:
+            raise ArchiveError(f"the tables have more than {MAX_ROWS} rows in all (at {name})")
         sink.write(chunk)
 
 
