@@ -128,8 +128,11 @@ def test_short_series_says_so() -> None:
 
 
 def test_history_limits_how_far_ahead_it_looks() -> None:
-    values = _growth(days=0.3, reach_day=1.0)  # about 7 hours of data
+    values = _growth(days=0.3, reach_day=1.0)  # about 7 hours of data: 3 h ahead at most
     result = forecast_capacity("disk/new", _stamps(values.size), values, UPPER)
+    assert [o.horizon for o in result.outlooks] == [timedelta(hours=3)]
+    longer = UPPER.model_copy(update={"horizon_ratio": 1.0})
+    result = forecast_capacity("disk/new", _stamps(values.size), values, longer)
     assert [o.horizon for o in result.outlooks] == [timedelta(hours=3), timedelta(hours=6)]
 
 
