@@ -60,3 +60,9 @@ async def test_the_documented_errors_have_our_shape(client: httpx.AsyncClient) -
         schema = transitions["responses"][status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/ErrorOut"}
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+async def test_allow_names_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    response = await client.request("OPTIONS", "/api/v1/silences")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"

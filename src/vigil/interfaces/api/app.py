@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,17 @@ __all__ = ["create_app"]
 # FastAPI's words for a body it could not even decode as text (text that is not valid
 # JSON is a 422 naming the position).
 _FASTAPI_BODY_ERROR = "There was an error parsing the body"
+
+
+def _allowed(app: FastAPI, path: str) -> str:
+    """Every method some route of this path answers (RFC 9110's `Allow`), from the
+    OpenAPI paths (routers included in routers are not flat in FastAPI's route list)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {m.upper() for m in operations}
+    return ", ".join(sorted(methods))
 
 
 def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
@@ -65,7 +77,10 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
         problem = str(exc.detail)
         if exc.status_code == 400 and problem == _FASTAPI_BODY_ERROR:
             problem = "body is not UTF-8 text, so it cannot be JSON"
-        return error_response(exc.status_code, problem, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names only the first route of the path
+            headers = {**(headers or {}), "Allow": _allowed(app, request.url.path)}
+        return error_response(exc.status_code, problem, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
