@@ -66,3 +66,13 @@ async def test_allow_names_every_method_of_the_path(client: httpx.AsyncClient) -
     response = await client.request("OPTIONS", "/api/v1/silences")
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
+
+
+async def test_times_in_queries_are_iso_8601_not_unix_seconds(client: httpx.AsyncClient) -> None:
+    for path in ("/api/v1/events", "/api/v1/incidents", "/api/v1/stats"):
+        numeric = await client.get(path, params={"since": "1700000000"})
+        assert numeric.status_code == 422, path
+        assert numeric.json()["error"]["field"] == "query.since"
+        assert "ISO 8601" in numeric.json()["error"]["problem"]
+        iso = await client.get(path, params={"since": "2026-11-21T10:00:00Z"})
+        assert iso.status_code == 200, path

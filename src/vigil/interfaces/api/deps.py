@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 
 from vigil.interfaces.runtime import Runtime
 
@@ -17,6 +18,7 @@ __all__ = [
     "INVALID",
     "NOT_FOUND",
     "ErrorOut",
+    "IsoTime",
     "RuntimeDep",
     "TenantDep",
     "error_response",
@@ -43,6 +45,18 @@ async def get_tenant(
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def _iso_only(value: object) -> object:
+    """pydantic reads a number as Unix seconds; the API documents ISO 8601 times only."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("expected an ISO 8601 time with an offset, e.g. 2026-11-21T10:00:00Z")
+    return value
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+# A query parameter time: ISO 8601 with an offset, as the OpenAPI says (not Unix seconds).
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from vigil.events import EventStatus, Severity
-from vigil.interfaces.api.deps import NOT_FOUND, RuntimeDep, TenantDep
+from vigil.interfaces.api.deps import NOT_FOUND, IsoTime, RuntimeDep, TenantDep
 from vigil.pipeline.repository import EventQuery, StoredEvent, get_event, list_events
 
 __all__ = ["EventPage", "router"]
@@ -28,7 +28,7 @@ async def events(  # noqa: PLR0913 - query parameters
     service: str | None = None,
     severity: Severity | None = None,
     status: EventStatus | None = None,
-    since: AwareDatetime | None = None,
+    since: IsoTime | None = None,
     before: Annotated[str | None, Query(description="cursor from `next`")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from vigil.incidents import (
     IllegalTransitionError,
@@ -16,7 +16,7 @@ from vigil.incidents import (
 )
 from vigil.incidents.read import IncidentDetail, IncidentSummary, incident_detail, list_summaries
 from vigil.incidents.repository import IncidentQuery
-from vigil.interfaces.api.deps import BAD_BODY, CONFLICT, NOT_FOUND, RuntimeDep, TenantDep
+from vigil.interfaces.api.deps import BAD_BODY, CONFLICT, NOT_FOUND, IsoTime, RuntimeDep, TenantDep
 
 __all__ = ["IncidentPage", "router"]
 
@@ -60,7 +60,7 @@ async def incidents(  # noqa: PLR0913 - query parameters
     state: IncidentState | None = None,
     priority: Priority | None = None,
     service: str | None = None,
-    since: AwareDatetime | None = None,
+    since: IsoTime | None = None,
     before: Annotated[str | None, Query(description="cursor from `next`")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> IncidentPage:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime
 
 from vigil.incidents.read import IncidentStats, incident_stats
-from vigil.interfaces.api.deps import RuntimeDep, TenantDep
+from vigil.interfaces.api.deps import IsoTime, RuntimeDep, TenantDep
 
 __all__ = ["router"]
 
@@ -15,7 +14,7 @@ router = APIRouter(prefix="/api/v1/stats", tags=["incidents"])
 
 @router.get("")
 async def stats(
-    runtime: RuntimeDep, tenant: TenantDep, since: AwareDatetime | None = None
+    runtime: RuntimeDep, tenant: TenantDep, since: IsoTime | None = None
 ) -> IncidentStats:
     async with runtime.db.session() as session:
         return await incident_stats(session, tenant, since)
