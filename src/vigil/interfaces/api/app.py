@@ -79,7 +79,8 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
             problem = "body is not UTF-8 text, so it cannot be JSON"
         headers = exc.headers
         if exc.status_code == 405:  # Starlette names only the first route of the path
-            headers = {**(headers or {}), "Allow": _allowed(app, request.url.path)}
+            known = _allowed(app, request.url.path)  # empty for /docs and the like
+            headers = {**(headers or {}), **({"Allow": known} if known else {})}
         return error_response(exc.status_code, problem, headers=headers)
 
     @app.exception_handler(RequestValidationError)
