@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pytest
+from tests.conftest import skip_or_fail
 
 NATS_URL = os.environ.get("VIGIL_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
@@ -29,12 +29,8 @@ def nats_problem() -> str | None:
 def require_nats() -> None:
     """Skip (or fail, when `VIGIL_REQUIRE_SERVICES=1`) if NATS is unreachable."""
     problem = nats_problem()
-    if problem is None:
-        return
-    message = f"NATS at {NATS_URL} is unreachable ({problem})"
-    if os.environ.get("VIGIL_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{message}; VIGIL_REQUIRE_SERVICES=1 requires it")
-    pytest.skip(message)
+    if problem is not None:
+        skip_or_fail(f"NATS at {NATS_URL} is unreachable ({problem})")
 
 
 @dataclass(frozen=True)

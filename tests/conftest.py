@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import httpx
@@ -79,15 +79,19 @@ def postgres_problem() -> str | None:
     return None
 
 
-def require_postgres() -> None:
-    """Skip (or fail, when `VIGIL_REQUIRE_SERVICES=1`) if Postgres is unreachable."""
-    problem = postgres_problem()
-    if problem is None:
-        return
-    message = f"Postgres at {POSTGRES_URL} is unreachable ({problem})"
+def skip_or_fail(message: str) -> NoReturn:
+    """Skip a test whose real peer or package is missing, with the reason; under
+    `VIGIL_REQUIRE_SERVICES=1` (CI, where everything is installed) fail instead."""
     if os.environ.get("VIGIL_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{message}; VIGIL_REQUIRE_SERVICES=1 requires it")
     pytest.skip(message)
+
+
+def require_postgres() -> None:
+    """Skip (or fail, when `VIGIL_REQUIRE_SERVICES=1`) if Postgres is unreachable."""
+    problem = postgres_problem()
+    if problem is not None:
+        skip_or_fail(f"Postgres at {POSTGRES_URL} is unreachable ({problem})")
 
 
 @contextmanager

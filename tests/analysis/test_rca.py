@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tests.scenarios.rca_bundles import BOUNDARY, Fault, build_bundle
 from vigil.analysis import analyze_bundle
-from vigil.analysis.rca import describe
 from vigil.telemetry import TelemetryBundle
 
 
@@ -25,17 +24,3 @@ def test_each_modality_alone_still_ranks() -> None:
     causes = analyze_bundle(TelemetryBundle(logs=logs_only.logs), BOUNDARY).causes
     assert causes[0].service == "api"
     assert causes[0].kind == "exception"
-
-
-def test_describe_lists_scored_causes_with_their_evidence() -> None:
-    result = analyze_bundle(build_bundle(Fault(cpu_hog="api")), BOUNDARY)
-    text = describe(result)
-    lines = text.splitlines()
-    assert lines[0].startswith("1. api: cpu (score ")
-    assert lines[1].strip().startswith("api is a likely cpu fault")
-    assert any(line.strip().startswith("- metric_anomaly cpu_usage(%) (up ") for line in lines)
-    unscored = [c.service for c in result.causes if c.score <= 0]
-    assert unscored  # the other services of the bundle
-    assert lines[-1] == "Also looked at, nothing left once explained: " + ", ".join(unscored)
-    empty = describe(analyze_bundle(TelemetryBundle(), BOUNDARY))
-    assert empty.startswith("No root cause found")

@@ -16,8 +16,10 @@ from typer.testing import CliRunner
 
 from tests.conftest import MakeClient, MakeRuntime
 from tests.scenarios.rca_bundles import BOUNDARY, END, Fault, build_bundle
+from vigil.analysis import analyze_bundle
+from vigil.interfaces.api.analyze import describe
 from vigil.interfaces.cli.rca import register
-from vigil.telemetry import write_bundle_folder
+from vigil.telemetry import TelemetryBundle, write_bundle_folder
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +172,17 @@ def test_cli_analyze_refuses_a_bad_time(folder: Path) -> None:
     assert result.exit_code == 2
     assert "--start" in result.output
     assert "ISO 8601" in result.output
+
+
+def test_describe_lists_scored_causes_with_their_evidence() -> None:
+    result = analyze_bundle(build_bundle(Fault(cpu_hog="api")), BOUNDARY)
+    text = describe(result)
+    lines = text.splitlines()
+    assert lines[0].startswith("1. api: cpu (score ")
+    assert lines[1].strip().startswith("api is a likely cpu fault")
+    assert any(line.strip().startswith("- metric_anomaly cpu_usage(%) (up ") for line in lines)
+    unscored = [c.service for c in result.causes if c.score <= 0]
+    assert unscored  # the other services of the bundle
+    assert lines[-1] == "Also looked at, nothing left once explained: " + ", ".join(unscored)
+    empty = describe(analyze_bundle(TelemetryBundle(), BOUNDARY))
+    assert empty.startswith("No root cause found")

@@ -47,7 +47,7 @@ from typing import Literal
 from vigil.analysis.evidence import Evidence
 from vigil.analysis.metric_evidence import HEADROOM_USED
 
-__all__ = ["FAULT_KINDS", "RESOURCES", "SYMPTOM", "FaultKind", "classify", "family_of", "headroom"]
+__all__ = ["FAULT_KINDS", "SYMPTOM", "FaultKind", "classify", "family_of", "headroom"]
 
 FaultKind = Literal["cpu", "memory", "network_delay", "exception", "return", "unknown"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("cpu", "memory", "network_delay", "exception", "return")
@@ -118,10 +118,13 @@ def headroom(items: list[Evidence]) -> dict[str, float]:
     return used
 
 
-def classify(items: list[Evidence], scores: dict[str, float]) -> FaultKind:
-    """The fault kind implied by a service's family scores (see module docstring)."""
+def classify(
+    items: list[Evidence], scores: dict[str, float], used: dict[str, float] | None = None
+) -> FaultKind:
+    """The fault kind implied by a service's family scores (see module docstring);
+    ``used`` is :func:`headroom` of ``items`` when the caller has it already."""
     local = {f: v for f, v in scores.items() if f != SYMPTOM and v > 0}
-    used = headroom(items)
+    used = headroom(items) if used is None else used
     state = {f: used[f] >= SATURATION if f in used else None for f in RESOURCES}
     busy = any(local.pop(f, 0.0) > 0 for f in RESOURCES if state[f] is False)
     full = [f for f in RESOURCES if state[f]]

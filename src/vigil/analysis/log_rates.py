@@ -52,7 +52,7 @@ Pure: time is passed in, as epoch seconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -216,9 +216,11 @@ class RateTracker:
                 elif baseline_first <= bucket < window_first:
                     per_bucket[bucket - baseline_first] += count
         first = min(self._first[k] for k in keys)
-        busiest = max((self._faded(k, window_first) for k in keys), default=0.0)
         window_count = sum(in_window.values())
-        peak = max(in_window.values(), default=0)
+        busiest, peak = 0.0, 0
+        if window_count and not per_bucket.any():  # only a template back from silence
+            busiest = max(self._faded(k, window_first) for k in keys)
+            peak = max(in_window.values())
         seen = _Observed(per_bucket, window_count, window_seconds, first, busiest, peak)
         return _test(name, seen, s)
 
@@ -233,8 +235,7 @@ class RateTracker:
 
     def _remember(self, key: str, dropped: Sequence[int], last: int) -> None:
         """Fold forgotten bucket counts into the template's remembered peak."""
-        busiest = max(self._faded(key, last), *dropped) if dropped else self._faded(key, last)
-        self._known[key] = (float(busiest), last)
+        self._known[key] = (float(max(self._faded(key, last), *dropped)), last)
 
     def _window(self, now: float) -> tuple[int, int, float]:
         """First and last bucket of the window at ``now``, and the seconds it covers."""
@@ -260,19 +261,25 @@ class RateTracker:
             else:
                 del self._counts[key]
                 self._first.pop(key, None)
-        if len(known) > s.max_known:
-            by_last = sorted(known, key=lambda k: known[k][1])
-            for key in by_last[: len(known) - int(s.max_known * 0.9)]:
-                del known[key]
+        for key in _longest_silent(known, lambda k: known[k][1], s.max_known):
+            del known[key]
 
     def _evict(self) -> None:
         """Drop the templates silent the longest, down to 90% of ``max_templates``."""
-        keep = int(self.settings.max_templates * 0.9)
-        by_last = sorted(self._counts, key=lambda k: max(self._counts[k]))
-        for key in by_last[: len(self._counts) - keep]:
-            buckets = self._counts.pop(key)
+        counts = self._counts
+        for key in _longest_silent(counts, lambda k: max(counts[k]), self.settings.max_templates):
+            buckets = counts.pop(key)
             self._remember(key, list(buckets.values()), max(buckets))  # still known
             self._first.pop(key, None)
+
+
+def _longest_silent(
+    entries: Mapping[str, object], last_of: Callable[[str], int], limit: int
+) -> list[str]:
+    """Over ``limit`` entries: the longest-silent ones, enough to come down to 90%."""
+    if len(entries) <= limit:
+        return []
+    return sorted(entries, key=last_of)[: len(entries) - int(limit * 0.9)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,12 +345,8 @@ def _returned(name: str, seen: _Observed, s: RateSettings) -> RateShift | None:
 
 
 def _rise(name: str, seen: _Observed, rate: float, s: RateSettings) -> RateShift | None:
-    """A rise: enough lines, ``min_ratio`` times those expected at ``rate`` and unlikely."""
-    expected = rate * seen.window_seconds
-    k = seen.window_count
-    if k < s.min_count or k < s.min_ratio * expected:
-        return None
-    p_value = float(stats.poisson.sf(k - 1, expected))
+    """A rise already big enough (see `_test`): reported when unlikely at ``rate``."""
+    p_value = float(stats.poisson.sf(seen.window_count - 1, rate * seen.window_seconds))
     return _shift(name, "increase", seen, rate, p_value) if p_value <= s.max_p_value else None
 
 

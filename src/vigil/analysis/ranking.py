@@ -97,7 +97,7 @@ def _squash(strength: float, threshold: float) -> float:
 
 
 def _family_scores(
-    evidence: list[Evidence], options: RankingOptions
+    evidence: list[Evidence], options: RankingOptions, used: dict[str, dict[str, float]]
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, Evidence]]]:
     best: dict[str, dict[str, Evidence]] = defaultdict(dict)
     links: dict[str, list[float]] = defaultdict(list)
@@ -114,10 +114,10 @@ def _family_scores(
     for service, families in best.items():
         for family, item in families.items():
             scores[service][family] = _squash(item.strength, options.threshold)
-    for service, items in _by_service(evidence).items():
-        for family, used in headroom(items).items():
+    for service, shares in used.items():
+        for family, share in shares.items():
             if family in scores[service]:
-                scores[service][family] *= used
+                scores[service][family] *= share
     for service, values in links.items():
         share = sum(1 for v in values if v > 0) / len(values)
         if max(values) > 0:
@@ -192,15 +192,16 @@ def rank_services(
 ) -> list[RankedCause]:
     """Rank services by combined, propagation-discounted evidence, best first."""
     opts = options or RankingOptions()
-    scores, best = _family_scores(evidence, opts)
     by_service = _by_service(evidence)
+    used = {service: headroom(items) for service, items in by_service.items()}
+    scores, best = _family_scores(evidence, opts, used)
     discounts = _discounts(scores, edges)
     causes = []
     for service, families in scores.items():
         local = sum(v for f, v in families.items() if f not in PROPAGATING)
         score = local + _part(families, PROPAGATING) * (1.0 - discounts[service])
         items = list(best[service].values())
-        kind = classify(by_service.get(service, []), families)
+        kind = classify(by_service.get(service, []), families, used.get(service, {}))
         causes.append(
             RankedCause(
                 service=service,

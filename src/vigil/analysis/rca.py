@@ -13,7 +13,7 @@ from vigil.analysis.ranking import RankedCause, RankingOptions, rank_services
 from vigil.analysis.trace_evidence import enriched, trace_evidence
 from vigil.telemetry.bundle import TelemetryBundle
 
-__all__ = ["RcaResult", "analyze_bundle", "describe"]
+__all__ = ["RcaResult", "analyze_bundle"]
 
 
 class RcaResult(BaseModel):
@@ -48,25 +48,3 @@ def analyze_bundle(
     causes = rank_services(found, edges, ranking)
     cited = {i for cause in causes for i in cause.evidence_ids}
     return RcaResult(causes=causes, evidence=[e for e in found if e.id in cited])
-
-
-def describe(result: RcaResult) -> str:
-    """The ranked causes as plain text: rank, service, kind and score, then the
-    explanation and the evidence it cites (strongest first), one item a line. Services
-    whose score is 0 (nothing above noise once explained by others) share one line."""
-    scored = [c for c in result.causes if c.score > 0]
-    if not scored:
-        return "No root cause found: no evidence stood out from the baseline.\n"
-    evidence = {e.id: e for e in result.evidence}
-    lines = []
-    for rank, cause in enumerate(scored, start=1):
-        lines.append(f"{rank}. {cause.service}: {cause.kind} (score {cause.score:.2f})")
-        lines.append(f"   {cause.explanation}")
-        for item in (evidence[i] for i in cause.evidence_ids if i in evidence):
-            lines.append(
-                f"   - {item.kind} {item.signal} ({item.direction} {item.strength:.1f} sigma)"
-            )
-    rest = [c.service for c in result.causes if c.score <= 0]
-    if rest:
-        lines.append("Also looked at, nothing left once explained: " + ", ".join(rest))
-    return "\n".join(lines) + "\n"

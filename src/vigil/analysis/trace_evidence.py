@@ -41,7 +41,7 @@ from scipy.special import gammaln
 from vigil.analysis.call_context import ENTRY, parent_positions, span_context
 from vigil.analysis.evidence import Evidence, RobustScale, evidence_id
 
-__all__ = ["call_edges", "rank_bound", "trace_evidence", "with_self_time"]
+__all__ = ["call_edges", "enriched", "rank_bound", "trace_evidence", "with_self_time"]
 
 MIN_SPANS = 3
 # Operations that handle failures (``BasicErrorController.error``, ``/error``): a request

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import skip_or_fail
 from vigil.interfaces.evaluation.rca_baselines import (
     BASELINES,
     _robust,
@@ -17,7 +17,7 @@ from vigil.interfaces.evaluation.rca_baselines import (
     baro,
     column_scores,
     nsigma,
-    services_by_score,
+    services_of,
     wide_metrics,
 )
 
@@ -62,7 +62,7 @@ def test_robust_score_is_median_and_iqr() -> None:
 
 def test_services_keep_their_best_column() -> None:
     scores = pd.Series([5.0, 4.0, 3.0], index=["b_cpu", "a_mem", "b_mem"])
-    assert services_by_score(scores) == ["b", "a"]
+    assert services_of(scores.index) == ["b", "a"]
 
 
 def test_wide_metrics_groups_a_scrape_by_minute() -> None:
@@ -89,9 +89,7 @@ def _require_rcaeval() -> None:
     try:
         import RCAEval.e2e.baro  # noqa: F401
     except ImportError as missing:
-        if os.environ.get("VIGIL_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"RCAEval is not importable ({missing}); make install adds the bench extra")
-        pytest.skip(f"RCAEval is not installed ({missing})")
+        skip_or_fail(f"RCAEval is not importable ({missing}); make install adds the bench extra")
 
 
 def _gapless(seed: int) -> pd.DataFrame:

@@ -32,12 +32,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from vigil.analysis.rca import RcaResult, analyze_bundle, describe
+from vigil.analysis.rca import RcaResult, analyze_bundle
 from vigil.interfaces.api.deps import BAD_BODY, NOT_FOUND, ErrorOut, RuntimeDep, read_body
 from vigil.telemetry.archive import ArchiveError, TooLargeError, unpack_bundle
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
 
-__all__ = ["AnalyzeRequest", "analysis_slots", "router"]
+__all__ = ["AnalyzeRequest", "analysis_slots", "describe", "router"]
 
 router = APIRouter(tags=["analysis"])
 log = logging.getLogger(__name__)
@@ -140,6 +140,28 @@ def _prefers_text(accept: str) -> bool:
         if kind in ("application/json", "application/*", "*/*"):
             best["json"] = max(best["json"], quality)
     return best["text"] > best["json"]
+
+
+def describe(result: RcaResult) -> str:
+    """The ranked causes as plain text: rank, service, kind and score, then the
+    explanation and the evidence it cites (strongest first), one item a line. Services
+    whose score is 0 (nothing above noise once explained by others) share one line."""
+    scored = [c for c in result.causes if c.score > 0]
+    if not scored:
+        return "No root cause found: no evidence stood out from the baseline.\n"
+    evidence = {e.id: e for e in result.evidence}
+    lines = []
+    for rank, cause in enumerate(scored, start=1):
+        lines.append(f"{rank}. {cause.service}: {cause.kind} (score {cause.score:.2f})")
+        lines.append(f"   {cause.explanation}")
+        for item in (evidence[i] for i in cause.evidence_ids if i in evidence):
+            lines.append(
+                f"   - {item.kind} {item.signal} ({item.direction} {item.strength:.1f} sigma)"
+            )
+    rest = [c.service for c in result.causes if c.score <= 0]
+    if rest:
+        lines.append("Also looked at, nothing left once explained: " + ", ".join(rest))
+    return "\n".join(lines) + "\n"
 
 
 def _answer(request: Request, result: RcaResult) -> Response:

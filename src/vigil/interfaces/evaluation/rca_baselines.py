@@ -47,7 +47,6 @@ __all__ = [
     "baro",
     "column_scores",
     "nsigma",
-    "services_by_score",
     "services_of",
     "wide_metrics",
 ]
@@ -93,24 +92,20 @@ def column_scores(data: pd.DataFrame, inject_time: datetime, scaler: Scaler) -> 
     return scores[np.isfinite(scores)].sort_values(ascending=False, kind="stable")
 
 
-def services_by_score(scores: pd.Series) -> list[str]:
-    """Services in the order of their best column (``<service>_<metric>``)."""
-    return services_of(scores.index)
-
-
 def services_of(columns: Iterable[object]) -> list[str]:
-    """Services in the order their first ``<service>_<metric>`` column comes."""
+    """Services in the order their first ``<service>_<metric>`` column comes (columns
+    sorted by score give the services by their best column)."""
     return list(dict.fromkeys(str(column).split("_", 1)[0] for column in columns))
 
 
 def baro(data: pd.DataFrame, inject_time: datetime) -> list[str]:
     """BARO: robust z-score (median/IQR of the normal period), services best first."""
-    return services_by_score(column_scores(data, inject_time, _robust))
+    return services_of(column_scores(data, inject_time, _robust).index)
 
 
 def nsigma(data: pd.DataFrame, inject_time: datetime) -> list[str]:
     """NSigma: z-score (mean/std of the normal period), services best first."""
-    return services_by_score(column_scores(data, inject_time, _standard))
+    return services_of(column_scores(data, inject_time, _standard).index)
 
 
 BASELINES: dict[str, Baseline] = {"baro": baro, "nsigma": nsigma}
