@@ -17,10 +17,9 @@ ever used as a path, so nothing lands outside the folder. Refused, with the reas
   ``MAX_HEADER`` bytes (a quadratic regex in older tarfile, CVE-2024-6232) and sparse
   files;
 * more than ``MAX_ROWS`` lines in all tables together, or a header of more than
-  ``MAX_COLUMNS`` columns (pandas' cost grows with both, much faster than with bytes).
- Parquet tables are refused in uploads: their pages
-decompress inside the reader, with sizes the file itself declares (a bundle named under
-the server's ``bundle_root`` may use Parquet).
+  ``MAX_COLUMNS`` columns (pandas' cost grows with both, much faster than with bytes);
+* Parquet tables: their pages decompress inside the reader, with sizes the file itself
+  declares (a bundle named under the server's ``bundle_root`` may use Parquet).
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ _CHUNK = 1 << 20
 _ZIP_END = b"PK\x05\x06"
 
 
-class ArchiveError(ValueError):
+class ArchiveError(Exception):
     """The upload is not a bundle archive we accept; the message says why."""
 
 
@@ -106,8 +105,6 @@ def unpack_bundle(archive: bytes, into: Path, limit: int) -> list[str]:
             with opened() as source, path.open("wb") as sink:
                 unpacked = gzip.GzipFile(fileobj=source) if target.endswith(".gz") else source
                 _copy(unpacked, sink, budget, name)
-        except ArchiveError:
-            raise
         except _DAMAGED as error:
             raise ArchiveError(f"{name} cannot be read: {error}") from None
         _check_shape(path, name)
@@ -175,8 +172,6 @@ def _members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
             yield from _zip_members(archive)
         else:
             yield from _tar_members(archive, limit)
-    except ArchiveError:
-        raise
     except _DAMAGED as error:
         raise ArchiveError(f"body is not a readable tar or zip archive: {error}") from None
 
@@ -227,19 +222,17 @@ _EXTENDED = frozenset(
 
 
 class _Capped(io.RawIOBase):
-    """A byte stream that refuses to give more than ``limit`` bytes in all."""
+    """A byte stream that draws every byte it gives from ``budget``."""
 
-    def __init__(self, source: IO[bytes] | gzip.GzipFile, limit: int) -> None:
-        self.source, self.left, self.limit = source, limit, limit
+    def __init__(self, source: IO[bytes] | gzip.GzipFile, budget: _Budget) -> None:
+        self.source, self.budget = source, budget
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self.source.read(min(len(buffer), max(self.left, 0) + 1))
-        self.left -= len(data)
-        if self.left < 0:
-            raise TooLargeError(f"the bundle unpacks to more than {self.limit} bytes")
+        data = self.source.read(min(len(buffer), max(self.budget.left, 0) + 1))
+        self.budget.take(len(data))
         buffer[: len(data)] = data
         return len(data)
 
@@ -262,7 +255,7 @@ def _tar_members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
     stream = gzip.GzipFile(fileobj=raw) if archive[:2] == b"\x1f\x8b" else raw
     # Every decompressed byte counts (tables and skipped members alike), with room for the
     # tar's own headers.
-    capped = io.BufferedReader(_Capped(stream, limit + (MAX_MEMBERS + 2) * 1024))
+    capped = io.BufferedReader(_Capped(stream, _Budget(limit + (MAX_MEMBERS + 2) * 1024)))
     with tarfile.open(fileobj=capped, mode="r|", tarinfo=_CheckedTarInfo) as packed:
         for count, member in enumerate(packed, start=1):  # read one header at a time
             if count > MAX_MEMBERS:

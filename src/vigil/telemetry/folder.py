@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -26,6 +26,7 @@ class BundleFormatError(ValueError):
 
 
 def _read_table(folder: Path, name: str) -> pd.DataFrame | None:
+    """Table ``name`` (``logs``, ``reference/spans``, ...) of the bundle ``folder``."""
     for suffix in _SUFFIXES:
         path = folder / f"{name}{suffix}"
         if not path.is_file():
@@ -34,10 +35,18 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame | None:
             if suffix == ".parquet":
                 return pd.read_parquet(path)
             return pd.read_csv(path)
-        except (ValueError, OSError) as error:
-            prefix = "reference/" if folder.name == "reference" else ""
-            raise BundleFormatError(f"cannot read {prefix}{path.name}: {error}") from error
+        except (ValueError, OSError) as error:  # named as in the bundle: no server paths
+            raise BundleFormatError(f"cannot read {name}{suffix}: {error}") from error
     return None
+
+
+def _typed(what: str, **tables: Any) -> TelemetryBundle:
+    """The tables as a bundle; values of the wrong kind (times that are not ISO 8601, or
+    out of range) are a format error."""
+    try:
+        return TelemetryBundle.build(**tables)
+    except (ValueError, TypeError) as error:
+        raise BundleFormatError(f"{what} has values of the wrong kind: {error}") from error
 
 
 def _edges(graph: pd.DataFrame | None) -> list[tuple[str, str]]:
@@ -57,25 +66,19 @@ def read_bundle_folder(
         raise BundleFormatError(f"bundle folder not found: {folder}")
     reference = None
     if (folder / "reference").is_dir():
-        try:
-            reference = TelemetryBundle.build(
-                logs=_read_table(folder / "reference", "logs"),
-                spans=_read_table(folder / "reference", "spans"),
-            )
-        except (ValueError, TypeError) as error:
-            raise BundleFormatError(
-                f"a reference table has values of the wrong kind: {error}"
-            ) from error
-    try:
-        bundle = TelemetryBundle.build(
-            metrics=_read_table(folder, "metrics"),
-            logs=_read_table(folder, "logs"),
-            spans=_read_table(folder, "spans"),
-            edges=_edges(_read_table(folder, "graph")),
-            reference=reference,
+        reference = _typed(
+            "a reference table",
+            logs=_read_table(folder, "reference/logs"),
+            spans=_read_table(folder, "reference/spans"),
         )
-    except (ValueError, TypeError) as error:  # times that are not ISO 8601, out of range
-        raise BundleFormatError(f"a table has values of the wrong kind: {error}") from error
+    bundle = _typed(
+        "a table",
+        metrics=_read_table(folder, "metrics"),
+        logs=_read_table(folder, "logs"),
+        spans=_read_table(folder, "spans"),
+        edges=_edges(_read_table(folder, "graph")),
+        reference=reference,
+    )
     if start is None and end is None:
         return bundle
     lo = start or datetime.min.replace(tzinfo=end.tzinfo if end else None)

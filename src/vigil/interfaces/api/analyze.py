@@ -29,11 +29,19 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.analysis.rca import RcaResult, analyze_bundle
-from vigil.interfaces.api.deps import BAD_BODY, NOT_FOUND, ErrorOut, RuntimeDep, read_body
+from vigil.interfaces.api.deps import (
+    BAD_BODY,
+    NOT_FOUND,
+    ErrorOut,
+    IsoTime,
+    RuntimeDep,
+    read_body,
+)
 from vigil.telemetry.archive import ArchiveError, TooLargeError, unpack_bundle
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
 
@@ -170,6 +178,13 @@ def _answer(request: Request, result: RcaResult) -> Response:
     return JSONResponse(result.model_dump(mode="json"))
 
 
+async def _read_limited(request: Request, limit: int, what: str) -> bytes:
+    body = await read_body(request, limit)
+    if len(body) > limit:
+        raise HTTPException(413, f"{what} larger than {limit} bytes")
+    return body
+
+
 _REQUEST_BODY: dict[str, Any] = {
     "required": True,
     "content": {
@@ -194,32 +209,27 @@ _REQUEST_BODY: dict[str, Any] = {
 async def analyze(
     request: Request,
     runtime: RuntimeDep,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: IsoTime | None = None,
+    end: IsoTime | None = None,
 ) -> Response:
     """Ranked root causes with their evidence, best first, of a named or uploaded bundle."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     settings = runtime.settings
     if kind == "application/json":
-        body = await read_body(request, settings.max_body_bytes)
-        if len(body) > settings.max_body_bytes:
-            raise HTTPException(413, f"body larger than {settings.max_body_bytes} bytes")
+        body = await _read_limited(request, settings.max_body_bytes, "body")
         try:
             named = AnalyzeRequest.model_validate_json(body)
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(p) for p in first.get("loc", ()))
-            problem = f"{field}: {first['msg']}" if field else str(first["msg"])
-            raise HTTPException(422, problem) from None
+        except ValidationError as error:  # answered like any other invalid request body
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+            ) from None
         window = _window(named.start, named.end)
         folder = _named(settings.bundle_root, named.bundle)
         async with request.app.state.analysis_slots:
             result = await run_in_threadpool(_rank, folder, *window)
     elif kind in _ARCHIVES:
         window = _window(start, end)
-        archive = await read_body(request, settings.max_bundle_bytes)
-        if len(archive) > settings.max_bundle_bytes:
-            raise HTTPException(413, f"bundle larger than {settings.max_bundle_bytes} bytes")
+        archive = await _read_limited(request, settings.max_bundle_bytes, "bundle")
         limit = settings.max_bundle_bytes * UNPACKED_RATIO
         async with request.app.state.analysis_slots:
             result = await run_in_threadpool(_uploaded, archive, limit, *window)

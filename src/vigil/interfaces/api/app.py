@@ -36,11 +36,14 @@ _FASTAPI_BODY_ERROR = "There was an error parsing the body"
 def _allowed(app: FastAPI, path: str) -> str:
     """Every method some route of this path answers (RFC 9110's `Allow`), from the
     OpenAPI paths (routers included in routers are not flat in FastAPI's route list)."""
-    methods: set[str] = set()
-    for template, operations in app.openapi()["paths"].items():
-        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
-        if re.fullmatch(pattern, path):
-            methods |= {m.upper() for m in operations}
+    paths: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "paths", None)
+    if paths is None:  # once per app: 405s are rare, the OpenAPI does not change
+        paths = [
+            (re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(t))), {m.upper() for m in ops})
+            for t, ops in app.openapi()["paths"].items()
+        ]
+        app.state.paths = paths
+    methods = set().union(*(m for pattern, m in paths if pattern.fullmatch(path)))
     return ", ".join(sorted(methods))
 
 
