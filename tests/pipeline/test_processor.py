@@ -15,8 +15,8 @@ from tests.conftest import T0, DbTarget, MakeRuntime
 from tests.ingestion import accept, dead_letters, runtime_metric, stored_events
 from tests.payloads import REAL_ALERTMANAGER, am_alert, am_body, generic_body, generic_event
 from vigil.interfaces.runtime import Runtime
-from vigil.pipeline.processor import _retryable
 from vigil.pipeline.tables import intake, receipts
+from vigil.platform.db import is_transient
 from vigil.testing.clock import FakeClock
 
 
@@ -319,5 +319,5 @@ async def test_a_lock_timeout_is_worth_retrying(
         await waiter.execute(sa.text("SET LOCAL lock_timeout = '50ms'"))
         with pytest.raises(sa.exc.DBAPIError) as raised:
             await waiter.execute(sa.text("SELECT count(*) FROM intake"))
-    assert _retryable(raised.value)
-    assert not _retryable(ValueError("a bug"))
+    assert is_transient(raised.value)
+    assert not is_transient(ValueError("a bug"))

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 from vigil.pipeline.tables import intake
-from vigil.platform.db import Database
+from vigil.platform.db import Database, sqlite_file
 
 __all__ = ["ProcessingLock", "open_outbox", "outbox_url", "prepare_outbox"]
 
@@ -38,10 +38,10 @@ __all__ = ["ProcessingLock", "open_outbox", "outbox_url", "prepare_outbox"]
 def outbox_url(database_url: str) -> str | None:
     """The outbox file beside a SQLite database file; None for other databases (and an
     in-memory SQLite, which cannot be shared)."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if not sqlite_file(database_url):
         return None
-    path = Path(url.database)
+    url = make_url(database_url)
+    path = Path(str(url.database))
     return url.set(
         database=str(path.with_name(f"{path.stem}-intake{path.suffix}"))
     ).render_as_string(hide_password=False)

@@ -11,8 +11,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigil.events import Event
@@ -24,7 +22,7 @@ from vigil.pipeline.outbox import ProcessingLock
 from vigil.pipeline.sequence import Outcome, Sequence
 from vigil.pipeline.tables import intake
 from vigil.platform.clock import Clock
-from vigil.platform.db import Database
+from vigil.platform.db import Database, is_transient
 from vigil.platform.ids import IdFactory
 from vigil.platform.metrics import Metrics
 from vigil.sources import PayloadError, SourceRegistry
@@ -55,21 +53,6 @@ class _BatchError(Exception):
     def __init__(self, cause: Exception, claimed: list[str]) -> None:
         super().__init__(repr(cause))
         self.cause, self.claimed = cause, claimed
-
-
-# Postgres conditions that pass when tried again: serialization failure, deadlock, lock
-# not available (a lock timeout).
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
-
-
-def _retryable(exc: BaseException) -> bool:
-    transient = OperationalError | TimeoutError | sa_exc.TimeoutError | OSError | ConnectionError
-    if isinstance(exc, transient):
-        return True  # sa_exc.TimeoutError: no pooled connection came free in time
-    if not isinstance(exc, DBAPIError):
-        return False
-    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return exc.connection_invalidated or state in _TRANSIENT_SQLSTATES
 
 
 class Processor:
@@ -218,7 +201,7 @@ class Processor:
             claimed = [row["id"] for row in rows]
         except _BatchError as failed:
             exc, claimed = failed.cause, failed.claimed
-            if _retryable(exc) or not claimed:
+            if is_transient(exc) or not claimed:
                 raise exc from None
             log.warning("batch of %d request(s) failed, isolating: %r", len(claimed), exc)
             if only is not None:
@@ -333,15 +316,15 @@ class Processor:
         the database refuses is dead-lettered (with the database's reason). No other
         processor takes the request meanwhile: beside an outbox file this holds the
         processing lock, like a batch; on Postgres it holds the request's row (workers
-        sharing the database skip it); an in-process SQLite database has one processor."""
+        sharing the database skip it); in an in-memory SQLite database, the request is
+        marked only if no other processor of this process finished it meanwhile."""
         if self._exclusive is not None:
             async with self._exclusive:
                 await self._isolate_beside_outbox(intake_id)
         elif self._db.is_sqlite:
-            await self._isolate_in_place(intake_id, held=None)
+            await self._isolate_in_memory(intake_id)
         else:
-            async with self._db.writing() as held:
-                await self._isolate_in_place(intake_id, held)
+            await self._isolate_holding_the_row(intake_id)
 
     async def _isolate_beside_outbox(self, intake_id: str) -> None:
         async with self._outbox.session() as session:
@@ -350,38 +333,45 @@ class Processor:
             return  # another processor finished it meanwhile
         letters, now = await self._each_event(dict(found)), self._clock.now()
         async with self._db.writing() as session:
-            await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
-            await session.commit()
+            await self._write_isolated(session, None, letters, now)
         async with self._outbox.writing() as session:
             await _mark(session, [intake_id], "done", now)
             await session.commit()
-        self._count_letters(letters)
 
-    async def _isolate_in_place(self, intake_id: str, held: AsyncSession | None) -> None:
-        """Intake in the main database; with `held` (Postgres), the request's row stays
-        locked in that transaction until it is marked, with its dead letters."""
-        if held is not None:
+    async def _isolate_holding_the_row(self, intake_id: str) -> None:
+        async with self._db.writing() as held:
             query = _pending_one(intake_id).with_for_update(skip_locked=True)
             found = (await held.execute(query)).mappings().one_or_none()
-        else:
-            async with self._db.session() as reading:
-                found = (await reading.execute(_pending_one(intake_id))).mappings().one_or_none()
+            if found is None:
+                return  # another worker has it, or finished it meanwhile
+            letters = await self._each_event(dict(found))
+            await self._write_isolated(held, intake_id, letters, self._clock.now())
+
+    async def _isolate_in_memory(self, intake_id: str) -> None:
+        async with self._db.session() as reading:
+            found = (await reading.execute(_pending_one(intake_id))).mappings().one_or_none()
         if found is None:
-            return  # another processor has it, or finished it meanwhile
-        letters, now = await self._each_event(dict(found)), self._clock.now()
-        async with contextlib.AsyncExitStack() as stack:
-            if held is not None:
-                session = held
-            else:
-                session = await stack.enter_async_context(self._db.writing())
-                state = await session.scalar(
-                    sa.select(intake.c.state).where(intake.c.id == intake_id)
-                )
-                if state != "pending":
-                    return  # another processor of this process finished it meanwhile
+            return
+        letters = await self._each_event(dict(found))
+        async with self._db.writing() as session:
+            query = sa.select(intake.c.state).where(intake.c.id == intake_id)
+            if await session.scalar(query) != "pending":
+                return  # another processor of this process finished it meanwhile
+            await self._write_isolated(session, intake_id, letters, self._clock.now())
+
+    async def _write_isolated(
+        self,
+        session: AsyncSession,
+        intake_id: str | None,
+        letters: list[NewDeadLetter],
+        now: datetime,
+    ) -> None:
+        """The isolated request's dead letters, and its mark when intake is in this
+        database (``intake_id``); committed, then counted."""
+        if intake_id is not None:
             await _mark(session, [intake_id], "done", now)
-            await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
-            await session.commit()
+        await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
+        await session.commit()
         self._count_letters(letters)
 
     async def _each_event(self, row: dict[str, Any]) -> list[NewDeadLetter]:
@@ -395,7 +385,7 @@ class Processor:
                 )
                 letters.extend(_event_letter(x) for x in outcome.failed)
             except Exception as exc:
-                if _retryable(exc):
+                if is_transient(exc):
                     raise
                 failure = StageFailure("store", "", _db_reason(exc))
                 letters.append(_event_letter(Item(item.event, row["id"], failure=failure)))
@@ -419,8 +409,7 @@ class Processor:
                 m.events_silenced.labels(source).inc()
         for item in outcome.dropped:
             m.events_redelivered.labels(item.event.source).inc()
-        for letter in letters:
-            m.dead_letters.labels(letter.source, letter.stage).inc()
+        self._count_letters(letters)
 
     async def process_events(
         self, events: list[Event], *, dead_letter: bool = True, intake_id: str | None = None

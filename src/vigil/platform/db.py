@@ -13,8 +13,10 @@ from typing import Any, TypeVar
 import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Dialect, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,7 +30,9 @@ __all__ = [
     "JSONType",
     "UTCDateTime",
     "async_url",
+    "is_transient",
     "metadata",
+    "sqlite_file",
 ]
 
 T = TypeVar("T")
@@ -137,6 +141,37 @@ _GROWN = sa.text(
 )
 
 
+# Postgres conditions that pass when tried again: serialization failure, deadlock, lock
+# not available (a lock timeout).
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure may pass when the same work is tried again (the database or its
+    connection, not the data): worth a retry, never a dead letter."""
+    transient = OperationalError | TimeoutError | sa_exc.TimeoutError | OSError | ConnectionError
+    if isinstance(exc, transient):
+        return True  # sa_exc.TimeoutError: no pooled connection came free in time
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return exc.connection_invalidated or state in _TRANSIENT_SQLSTATES
+
+
+def sqlite_file(url: str | URL) -> bool:
+    """Whether ``url`` is a SQLite database in a file (not in memory)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+
+
+def _sqlite_hooks(engine: sa.Engine, autocheckpoint: bool) -> None:
+    """Pragmas on connect, IMMEDIATE transactions on request, the autocheckpoint choice."""
+    event.listen(engine, "connect", _sqlite_pragmas)
+    if not autocheckpoint:
+        event.listen(engine, "connect", _no_autocheckpoint)
+    event.listen(engine, "begin", _sqlite_begin)
+
+
 class Database:
     """Owns the async engine; `session()` opens one unit of work (the caller commits)."""
 
@@ -145,19 +180,14 @@ class Database:
         self.url = async_url(url)
         self.schema = schema
         kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
-        if self.is_sqlite:
-            database = self.url.database
-            if database and database != ":memory:":
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if sqlite_file(self.url):
+            Path(str(self.url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
         elif schema:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
             kwargs["pool_size"] = 10
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            if not autocheckpoint:
-                event.listen(self.engine.sync_engine, "connect", _no_autocheckpoint)
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            _sqlite_hooks(self.engine.sync_engine, autocheckpoint)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time; waiting on its busy handler (which sleeps in
         # coarse steps) costs far more than queueing writers here, in the process.
@@ -186,7 +216,7 @@ class Database:
 
     @property
     def _threaded(self) -> bool:
-        return self.is_sqlite and self.url.database not in (None, "", ":memory:")
+        return sqlite_file(self.url)
 
     def _writer_thread(self) -> ThreadPoolExecutor:
         if self._thread is None:
@@ -200,10 +230,7 @@ class Database:
                 json_serializer=_json_dumps,
                 json_deserializer=orjson.loads,
             )
-            event.listen(engine, "connect", _sqlite_pragmas)
-            if not self._autocheckpoint:
-                event.listen(engine, "connect", _no_autocheckpoint)
-            event.listen(engine, "begin", _sqlite_begin)
+            _sqlite_hooks(engine, self._autocheckpoint)
             self._sync_engine = engine
         with self._sync_engine.connect() as conn:
             conn = conn.execution_options(**{_IMMEDIATE: True})
