@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,30 +70,39 @@ class _Stored:
     spans: list[tuple[datetime, datetime]]
 
 
-async def _drained(url: str, schema: str | None, wait_seconds: float) -> None:
-    """Wait (up to `wait_seconds`) until no request in intake is pending."""
+@contextlib.asynccontextmanager
+async def _opened(url: str, schema: str | None) -> AsyncIterator[tuple[Database, Database]]:
+    """The server's database and where its intake is (vigil.pipeline.outbox)."""
     db = Database(url, schema=schema)
-    outbox = open_outbox(url) or db  # where intake is (vigil.pipeline.outbox)
+    outbox = open_outbox(url) or db
     try:
-        deadline = time.monotonic() + wait_seconds
-        async with outbox.engine.connect() as conn:
-            pending = sa.select(sa.func.count()).select_from(intake)
-            pending = pending.where(intake.c.state == "pending")
-            while (await conn.execute(pending)).scalar_one() and time.monotonic() < deadline:
-                await asyncio.sleep(0.2)
-                await conn.rollback()
+        yield db, outbox
     finally:
         await db.dispose()
         if outbox is not db:
             await outbox.dispose()
 
 
+async def _wait_drained(outbox: Database, wait_seconds: float) -> None:
+    """Wait (up to `wait_seconds`) until no request in intake is pending."""
+    deadline = time.monotonic() + wait_seconds
+    async with outbox.engine.connect() as conn:
+        pending = sa.select(sa.func.count()).select_from(intake)
+        pending = pending.where(intake.c.state == "pending")
+        while (await conn.execute(pending)).scalar_one() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            await conn.rollback()
+
+
+async def _drained(url: str, schema: str | None, wait_seconds: float) -> None:
+    async with _opened(url, schema) as (_, outbox):
+        await _wait_drained(outbox, wait_seconds)
+
+
 async def _stored(url: str, schema: str | None, wait_seconds: float) -> _Stored:
     """Wait for the backlog to drain, then read back counts and (received, processed)."""
-    await _drained(url, schema, wait_seconds)
-    db = Database(url, schema=schema)
-    outbox = open_outbox(url) or db
-    try:
+    async with _opened(url, schema) as (db, outbox):
+        await _wait_drained(outbox, wait_seconds)
         async with outbox.engine.connect() as conn:
             n_intake = (
                 await conn.execute(sa.select(sa.func.count()).select_from(intake))
@@ -106,12 +117,8 @@ async def _stored(url: str, schema: str | None, wait_seconds: float) -> _Stored:
                 sa.select(sa.func.count()).select_from(dead_letters).scalar_subquery(),
             ]
             row = (await conn.execute(sa.select(*counts))).one()
-        n_events, n_occurrences, n_receipts, n_letters = (int(v) for v in row)
-        return _Stored(int(n_intake), n_events, n_occurrences, n_receipts, n_letters, pairs)
-    finally:
-        await db.dispose()
-        if outbox is not db:
-            await outbox.dispose()
+    n_events, n_occurrences, n_receipts, n_letters = (int(v) for v in row)
+    return _Stored(int(n_intake), n_events, n_occurrences, n_receipts, n_letters, pairs)
 
 
 def _ms(values: list[float], q: float) -> float:
