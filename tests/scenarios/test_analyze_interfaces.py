@@ -138,6 +138,18 @@ async def test_http_analyze_refusals(api: httpx.AsyncClient, folder: Path, tmp_p
     assert (await status({"bundle": "cpu-hog/metrics.csv.gz", **WINDOW}))[0] == 404
     assert (await status({"bundle": "../elsewhere", **WINDOW}))[0] == 422
     assert (await status({"bundle": str(outside), **WINDOW}))[0] == 422
+    linked = tmp_path / "bundles" / "linked"
+    linked.mkdir()
+    (linked / "metrics.csv.gz").symlink_to(outside / "metrics.csv.gz")
+    assert await status({"bundle": "linked", **WINDOW}) == (
+        422,
+        "'metrics.csv.gz' of bundle 'linked' leads out of the bundle root",
+    )
+    (linked / "metrics.csv.gz").unlink()
+    (linked / "metrics.csv.gz").symlink_to(tmp_path / "bundles" / "cpu-hog" / "metrics.csv.gz")
+    assert (await api.post("/api/v1/analyze", json={"bundle": "linked", **WINDOW})).is_success
+    (linked / "reference").symlink_to(outside, target_is_directory=True)
+    assert (await status({"bundle": "linked", **WINDOW}))[0] == 422
     assert await status({"bundle": "cpu-hog", **WINDOW, "end": WINDOW["start"]}) == (
         422,
         "end must be after start",

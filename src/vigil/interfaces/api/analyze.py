@@ -3,8 +3,8 @@
 Two ways to hand over the bundle (docs/bundle-format.md):
 
 * **by reference**: a JSON body ``{"bundle": "<name>", "start": ..., "end": ...}`` names a
-  folder under the server's ``bundle_root`` (a path that leaves it is refused, so the
-  API cannot be used to read arbitrary folders);
+  folder under the server's ``bundle_root`` (a path that leaves it, or a table linked
+  to a file outside it, is refused, so the API cannot be used to read arbitrary files);
 * **by upload**: the bundle folder as a ``.tar.gz``/``.tar`` or ``.zip`` archive in the
   body (``Content-Type: application/gzip``, ``application/x-tar``, ``application/zip``
   or ``application/octet-stream``), the window in the query (``?start=...&end=...``). At
@@ -42,7 +42,7 @@ from vigil.interfaces.api.deps import (
     RuntimeDep,
     read_body,
 )
-from vigil.telemetry.archive import ArchiveError, TooLargeError, unpack_bundle
+from vigil.telemetry.archive import MAX_MEMBERS, ArchiveError, TooLargeError, unpack_bundle
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
 
 __all__ = ["AnalyzeRequest", "analysis_slots", "describe", "router"]
@@ -103,6 +103,14 @@ def _named(root: Path, name: str) -> Path:
         raise HTTPException(422, f"bundle {name!r} is not a folder under the bundle root")
     if not folder.is_dir():
         raise HTTPException(404, f"no bundle {name!r} under the bundle root")
+    # A table (or the reference folder) may be a link; it must not lead out of the root
+    # either. A bundle holds a handful of entries: more than that is not a bundle.
+    for count, entry in enumerate(folder.rglob("*")):
+        if count >= MAX_MEMBERS:
+            raise HTTPException(422, f"bundle {name!r} holds more than {MAX_MEMBERS} entries")
+        if not entry.resolve().is_relative_to(base):
+            inner = entry.relative_to(folder).as_posix()
+            raise HTTPException(422, f"{inner!r} of bundle {name!r} leads out of the bundle root")
     return folder
 
 
