@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,16 +11,21 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vigil.pipeline.base import Item
 from vigil.pipeline.tables import dead_letters
+from vigil.sources import PayloadError
 
 __all__ = [
     "DeadLetter",
     "NewDeadLetter",
     "count_dead_letters",
+    "db_reason",
+    "event_letter",
     "get_dead_letter",
     "insert_dead_letters",
     "list_dead_letters",
     "mark_replayed",
+    "payload_letter",
 ]
 
 # A dead letter keeps at most this much of an oversized body.
@@ -126,4 +132,49 @@ async def mark_replayed(
         dead_letters.update()
         .where(dead_letters.c.id == dead_letter_id)
         .values(replayed_at=at, replay_result=result)
+    )
+
+
+def db_reason(exc: Exception) -> str:
+    """The database's own words, first line only (no SQL, no parameters)."""
+    orig = getattr(exc, "orig", None) or exc
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {first}"[:500]
+
+
+def payload_letter(row: Mapping[str, Any], stage: str, exc: Exception) -> NewDeadLetter:
+    """The dead letter of a stored request (an intake row) that failed at ``stage``."""
+    field = exc.field if isinstance(exc, PayloadError) else ""
+    reason = exc.problem if isinstance(exc, PayloadError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, KeyError):
+        reason = f"source {row['source']!r} is not installed"
+    return NewDeadLetter(
+        tenant_id=row["tenant_id"],
+        source=row["source"],
+        kind="payload",
+        stage=stage,
+        field=field,
+        reason=reason,
+        payload=row["body"],
+        received_at=row["received_at"],
+        headers=row["headers"],
+        intake_id=row["id"],
+    )
+
+
+def event_letter(item: Item) -> NewDeadLetter:
+    """The dead letter of one event a stage refused (``item.failure`` says why)."""
+    failure = item.failure
+    assert failure is not None
+    event = item.event
+    return NewDeadLetter(
+        tenant_id=event.tenant_id,
+        source=event.source,
+        kind="event",
+        stage=failure.stage,
+        field=failure.field,
+        reason=failure.reason,
+        payload=event.model_dump_json(),
+        received_at=event.received_at,
+        intake_id=item.intake_id,
     )

@@ -15,8 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigil.events import Event
 from vigil.pipeline.base import Item, StageContext, StageFailure
-from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters
+from vigil.pipeline.deadletters import (
+    NewDeadLetter,
+    db_reason,
+    event_letter,
+    insert_dead_letters,
+    payload_letter,
+)
 from vigil.pipeline.intake import StoredIntake
+from vigil.pipeline.intake_rows import claim, mark, mark_processed, pending, pending_one
 from vigil.pipeline.ordering import StreamOrder
 from vigil.pipeline.outbox import ProcessingLock
 from vigil.pipeline.sequence import Outcome, Sequence
@@ -226,14 +233,14 @@ class Processor:
                 if self._order is not None and only is None:
                     stream = await self._order.claim(session, limit)
                     self._held_off = stream is None
-                    rows = await _pending(session, stream.intake_ids) if stream else []
+                    rows = await pending(session, stream.intake_ids) if stream else []
                 else:
-                    stream, rows = None, await _claim(session, limit, only)
+                    stream, rows = None, await claim(session, limit, only)
                 taken = max(len(rows), stream.sequences if stream else 0)
                 if not taken:
                     return 0, [], Outcome([], [], []), []
                 outcome, letters, done, failed = await self._run(session, rows)
-                await _mark_processed(session, done, failed, self._clock.now())
+                await mark_processed(session, done, failed, self._clock.now())
                 if self._order is not None and stream is not None:
                     await self._order.advance(session, stream)
                 await session.commit()
@@ -247,7 +254,7 @@ class Processor:
         assert self._exclusive is not None
         async with self._exclusive:
             async with self._outbox.session() as reading:
-                rows = await _claim(reading, limit, only)
+                rows = await claim(reading, limit, only)
             if not rows:
                 return 0, [], Outcome([], [], []), []
             try:
@@ -257,7 +264,7 @@ class Processor:
             except Exception as exc:
                 raise _BatchError(exc, [row["id"] for row in rows]) from exc
             async with self._outbox.writing() as marking:
-                await _mark_processed(marking, done, failed, self._clock.now())
+                await mark_processed(marking, done, failed, self._clock.now())
                 await marking.commit()
         await self._checkpoint_outbox()
         return len(rows), rows, outcome, letters
@@ -303,10 +310,10 @@ class Processor:
             try:
                 items.extend(self._items(row))
             except (PayloadError, KeyError, orjson.JSONDecodeError) as exc:
-                letters.append(_payload_letter(row, "parse", exc))
+                letters.append(payload_letter(row, "parse", exc))
                 failed_ids.append(row["id"])
         outcome = await self._sequence(items, StageContext(session, now))
-        letters.extend(_event_letter(item) for item in outcome.failed)
+        letters.extend(event_letter(item) for item in outcome.failed)
         await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
         done = [row["id"] for row in rows if row["id"] not in failed_ids]
         return outcome, letters, done, failed_ids
@@ -328,19 +335,19 @@ class Processor:
 
     async def _isolate_beside_outbox(self, intake_id: str) -> None:
         async with self._outbox.session() as session:
-            found = (await session.execute(_pending_one(intake_id))).mappings().one_or_none()
+            found = (await session.execute(pending_one(intake_id))).mappings().one_or_none()
         if found is None:
             return  # another processor finished it meanwhile
         letters, now = await self._each_event(dict(found)), self._clock.now()
         async with self._db.writing() as session:
             await self._write_isolated(session, None, letters, now)
         async with self._outbox.writing() as session:
-            await _mark(session, [intake_id], "done", now)
+            await mark(session, [intake_id], "done", now)
             await session.commit()
 
     async def _isolate_holding_the_row(self, intake_id: str) -> None:
         async with self._db.writing() as held:
-            query = _pending_one(intake_id).with_for_update(skip_locked=True)
+            query = pending_one(intake_id).with_for_update(skip_locked=True)
             found = (await held.execute(query)).mappings().one_or_none()
             if found is None:
                 return  # another worker has it, or finished it meanwhile
@@ -349,7 +356,7 @@ class Processor:
 
     async def _isolate_in_memory(self, intake_id: str) -> None:
         async with self._db.session() as reading:
-            found = (await reading.execute(_pending_one(intake_id))).mappings().one_or_none()
+            found = (await reading.execute(pending_one(intake_id))).mappings().one_or_none()
         if found is None:
             return
         letters = await self._each_event(dict(found))
@@ -369,7 +376,7 @@ class Processor:
         """The isolated request's dead letters, and its mark when intake is in this
         database (``intake_id``); committed, then counted."""
         if intake_id is not None:
-            await _mark(session, [intake_id], "done", now)
+            await mark(session, [intake_id], "done", now)
         await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
         await session.commit()
         self._count_letters(letters)
@@ -383,12 +390,12 @@ class Processor:
                 outcome = await self.process_events(
                     [item.event], dead_letter=False, intake_id=row["id"]
                 )
-                letters.extend(_event_letter(x) for x in outcome.failed)
+                letters.extend(event_letter(x) for x in outcome.failed)
             except Exception as exc:
                 if is_transient(exc):
                     raise
-                failure = StageFailure("store", "", _db_reason(exc))
-                letters.append(_event_letter(Item(item.event, row["id"], failure=failure)))
+                failure = StageFailure("store", "", db_reason(exc))
+                letters.append(event_letter(Item(item.event, row["id"], failure=failure)))
         return letters
 
     def _count_letters(self, letters: list[NewDeadLetter]) -> None:
@@ -421,92 +428,8 @@ class Processor:
             ctx = StageContext(session, now)
             batch = [Item(event=e, intake_id=intake_id) for e in events]
             outcome = await self._sequence(batch, ctx)
-            letters = [_event_letter(item) for item in outcome.failed] if dead_letter else []
+            letters = [event_letter(item) for item in outcome.failed] if dead_letter else []
             await insert_dead_letters(session, [x.row(self._ids.new(), now) for x in letters])
             await session.commit()
         self._account([], outcome, letters)
         return outcome
-
-
-async def _claim(session: AsyncSession, limit: int, only: str | None) -> list[dict[str, Any]]:
-    """Pending requests, oldest first, locked for this transaction (Postgres skips rows
-    another worker holds; SQLite's IMMEDIATE transaction already excludes other writers)."""
-    query = sa.select(intake).where(intake.c.state == "pending")
-    if only is not None:
-        query = query.where(intake.c.id == only)
-    query = query.order_by(intake.c.id).limit(limit).with_for_update(skip_locked=True)
-    return [dict(row) for row in (await session.execute(query)).mappings()]
-
-
-async def _pending(session: AsyncSession, ids: list[str]) -> list[dict[str, Any]]:
-    """The still pending ones of `ids`, in that order."""
-    if not ids:
-        return []
-    query = sa.select(intake).where(intake.c.id.in_(ids), intake.c.state == "pending")
-    found = {row["id"]: dict(row) for row in (await session.execute(query)).mappings()}
-    return [found[i] for i in ids if i in found]
-
-
-def _db_reason(exc: Exception) -> str:
-    """The database's own words, first line only (no SQL, no parameters)."""
-    orig = getattr(exc, "orig", None) or exc
-    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
-    return f"{type(orig).__name__}: {first}"[:500]
-
-
-def _pending_one(intake_id: str) -> sa.Select[Any]:
-    return sa.select(intake).where(intake.c.id == intake_id, intake.c.state == "pending")
-
-
-async def _mark(
-    session: AsyncSession, ids: list[str], state: str, now: datetime, *, error: str | None = None
-) -> None:
-    if ids:
-        await session.execute(
-            intake.update()
-            .where(intake.c.id.in_(ids))
-            .values(state=state, processed_at=now, attempts=intake.c.attempts + 1, error=error)
-        )
-
-
-async def _mark_processed(
-    session: AsyncSession, done: list[str], failed: list[str], now: datetime
-) -> None:
-    await _mark(session, done, "done", now)
-    await _mark(session, failed, "failed", now)
-
-
-def _payload_letter(row: Mapping[str, Any], stage: str, exc: Exception) -> NewDeadLetter:
-    field = exc.field if isinstance(exc, PayloadError) else ""
-    reason = exc.problem if isinstance(exc, PayloadError) else f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, KeyError):
-        reason = f"source {row['source']!r} is not installed"
-    return NewDeadLetter(
-        tenant_id=row["tenant_id"],
-        source=row["source"],
-        kind="payload",
-        stage=stage,
-        field=field,
-        reason=reason,
-        payload=row["body"],
-        received_at=row["received_at"],
-        headers=row["headers"],
-        intake_id=row["id"],
-    )
-
-
-def _event_letter(item: Item) -> NewDeadLetter:
-    failure = item.failure
-    assert failure is not None
-    event = item.event
-    return NewDeadLetter(
-        tenant_id=event.tenant_id,
-        source=event.source,
-        kind="event",
-        stage=failure.stage,
-        field=failure.field,
-        reason=failure.reason,
-        payload=event.model_dump_json(),
-        received_at=event.received_at,
-        intake_id=item.intake_id,
-    )
