@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from tests.conftest import T0, DbTarget, MakeRuntime
 from tests.detection.signals import ANOMALY_AT, noisy_series
 from vigil.detection import DetectionService, PassReport
+from vigil.detection.metric_watch import MetricWatcher
 from vigil.detection.tables import detector_states
 from vigil.events import Event
 from vigil.incidents.read import list_summaries
@@ -23,6 +24,7 @@ from vigil.incidents.repository import IncidentQuery
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline.repository import EventQuery, list_events
 from vigil.platform import load_settings
+from vigil.telemetry.loki import to_ns
 from vigil.testing.clock import FakeClock
 from vigil.testing.promstack import eventually
 from vigil.testing.telemetry_server import FakeTelemetryServer
@@ -140,6 +142,49 @@ async def test_failed_read_is_reported_and_caught_up_later(
     assert [e.status.value for e in report.events] == ["firing", "resolved"]
 
 
+async def test_a_failing_watch_neither_blinds_the_others_nor_loses_its_events(
+    make_runtime: MakeRuntime,
+    clock: FakeClock,
+    prometheus: FakeTelemetryServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = noisy_series("spike", POINTS, seed=5)
+    prometheus.add_samples(
+        "shop_errors", {"service": "cart"}, [(_at(k).timestamp(), v) for k, v in enumerate(values)]
+    )
+    settings = _settings(prometheus.url)
+    settings["metrics"].append({**settings["metrics"][0], "name": "errors", "query": "shop_errors"})
+    clock.set(_at(60))
+    runtime = await make_runtime(detection=settings)
+    detection = runtime.detection
+    assert detection is not None
+    # A fault nobody foresaw, in the errors watch's detection, on the pass of the spike.
+    failing = {"armed": False}
+    take = MetricWatcher.take
+
+    def flaky(self: MetricWatcher, *args: Any) -> list[Event]:
+        if self.watch.name == "errors" and failing["armed"]:
+            raise RuntimeError("detector fault")
+        return take(self, *args)
+
+    monkeypatch.setattr(MetricWatcher, "take", flaky)
+    seen: list[tuple[str, str, datetime]] = []
+    for k in range(60, POINTS, 7):
+        clock.set(_at(k))
+        failing["armed"] = k <= ANOMALY_AT + 3 < k + 7
+        report = await detection.run_once(clock.now())
+        seen += [(e.service or "", e.status.value, e.ts) for e in report.events]
+        if failing["armed"]:
+            assert report.failures == ["watch errors: RuntimeError: detector fault"]
+            # The other watch's raise went out in the same pass.
+            assert [(s, st) for s, st, _ in seen] == [("checkout", "firing")]
+    # The failed pass was redone from the saved state: the errors watch raised its
+    # anomaly one pass late, at the right time, once, and resolved it.
+    cart = [(status, ts) for service, status, ts in seen if service == "cart"]
+    assert [status for status, _ in cart] == ["firing", "resolved"]
+    assert cart[0][1] == _at(ANOMALY_AT)
+
+
 async def test_no_watches_no_service(make_runtime: MakeRuntime) -> None:
     runtime = await make_runtime()
     assert runtime.detection is None
@@ -190,6 +235,44 @@ async def test_capacity_forecast_warns_before_the_disk_fills(
     assert warning.title.startswith("disk on db: forecast above 90 by ")
     assert warning.raw["crossing_at"] > warning.raw["as_of"]
     assert again.events == []  # not due again for forecast_interval_seconds
+
+
+async def test_a_busy_loki_stream_catches_up_and_its_new_errors_are_raised(
+    make_runtime: MakeRuntime, clock: FakeClock
+) -> None:
+    """A backlog bigger than a pass may read (pages of 100, two a pass) is caught up pass
+    by pass; rates are judged where the lines read so far end, so an error pattern in the
+    backlog is raised when it is read (judged at "now", it would fall outside the window)."""
+    start = T0 - timedelta(minutes=30)
+    busy = [(to_ns(start) + i * 500_000_000, f"GET /api/items/{i % 40} 200") for i in range(9000)]
+    errors_at = T0 - timedelta(minutes=10)  # read while the reads are still behind
+    failing = [
+        (to_ns(errors_at) + i * 2_000_000_000 + 1, "ERROR connection refused to db-1:5432")
+        for i in range(600)
+    ]
+    with FakeTelemetryServer() as loki:
+        loki.add_lines('{app="api"}', busy + failing, app="api")
+        detection = {
+            "loki_url": loki.url, "logs": [{"service": "api", "loki_selector": '{app="api"}'}],
+            "initial_lookback_seconds": 1800, "loki_page_lines": 200, "loki_max_pages": 2,
+        }  # fmt: skip
+        clock.set(T0)
+        runtime = await make_runtime(detection=detection)
+        assert runtime.detection is not None
+        raised: list[tuple[int, Event]] = []
+        behind: list[float] = []
+        for minute in range(0, 25):
+            clock.set(T0 + timedelta(minutes=minute))
+            report = await runtime.detection.run_once(clock.now())
+            raised += [(minute, e) for e in report.events if e.status.value == "firing"]
+            (watcher,) = runtime.detection._logs
+            assert watcher.loki_start_ns is not None
+            behind.append((to_ns(clock.now()) - watcher.loki_start_ns) / 1e9)
+    assert behind[0] > 1500  # 400 of some 3,900 lines read
+    assert behind[-1] == 30  # caught up to the Loki delay
+    ((minute, event),) = [(m, e) for m, e in raised if "connection refused" in e.title]
+    assert minute <= 8  # about when the reads reach it
+    assert event.ts == errors_at
 
 
 async def test_log_file_watch_reads_from_its_offset(

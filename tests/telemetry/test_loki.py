@@ -41,7 +41,10 @@ async def test_forward_range_in_pages(server: FakeTelemetryServer) -> None:
     assert result.lines[1].ts == datetime(2026, 11, 21, 12, 0, 1, tzinfo=UTC)
     assert result.next_start_ns == N0 + 10 * 10**9
     pages = [params for path, params in server.requests]
-    assert [p["start"] for p in pages] == [str(N0), str(N0 + 10**9 + 8), str(N0 + 3 * 10**9 + 8)]
+    # A full page leaves the lines of its last nanosecond to the next page.
+    assert [p["start"] for p in pages] == [str(N0)] + [
+        str(N0 + i * 10**9 + 7) for i in (1, 2, 3, 4)
+    ]
     assert {p["direction"] for p in pages} == {"forward"}
     assert {p["query"] for p in pages} == {SELECTOR}
 
@@ -53,8 +56,24 @@ async def test_page_budget_leaves_the_rest_for_later(server: FakeTelemetryServer
     finally:
         await client.aclose()
     assert not result.complete
-    assert len(result.lines) == 2
-    assert result.next_start_ns == N0 + 10**9 + 8
+    assert [line.line for line in result.lines] == ["GET /cart 0"]
+    assert result.next_start_ns == N0 + 10**9 + 7
+    assert result.read_until == datetime(2026, 11, 21, 12, 0, 1, tzinfo=UTC)
+
+
+async def test_lines_sharing_a_nanosecond_are_not_cut_by_a_page(
+    server: FakeTelemetryServer,
+) -> None:
+    same = N0 + 10**9 + 7  # "GET /cart 1" is there already
+    server.add_lines(SELECTOR, [(same, "POST /pay")], service="checkout")
+    client = LokiClient(server.url)
+    try:
+        result = await client.query_range(SELECTOR, N0, N0 + 10 * 10**9, limit=2)
+    finally:
+        await client.aclose()
+    texts = [line.line for line in result.lines]
+    assert sorted(texts) == sorted([f"GET /cart {i}" for i in range(5)] + ["POST /pay"])
+    assert result.complete
 
 
 async def test_error_keeps_lines_read_and_names_the_query(server: FakeTelemetryServer) -> None:

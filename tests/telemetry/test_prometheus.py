@@ -109,6 +109,29 @@ async def test_server_errors_are_retryable(server: FakeTelemetryServer) -> None:
     assert "not JSON: 'Service Unavailable'" in result.failure.message()
 
 
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("[]", "not a JSON object: '[]'"),
+        ('"ok"', "not a JSON object"),
+        ('{"status":"success","data":[]}', "unexpected result shape: AttributeError"),
+        ('{"status":"success","data":{"resultType":"matrix","result":[7]}}', "result shape"),
+    ],
+)
+async def test_answers_of_another_shape_are_failures(
+    server: FakeTelemetryServer, body: str, problem: str
+) -> None:
+    """A gateway or proxy answering 200 with something else: a failed read, never a crash."""
+    server.fail_next(200, body)
+    client = PrometheusClient(server.url)
+    try:
+        result = await client.query_range("up", T0, T0, timedelta(seconds=1))
+    finally:
+        await client.aclose()
+    assert result.failure is not None
+    assert problem in result.failure.message()
+
+
 async def test_unreachable_server_is_a_result_not_an_exception() -> None:
     with FakeTelemetryServer() as fake:
         url = fake.url

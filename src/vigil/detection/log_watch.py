@@ -56,9 +56,12 @@ class LogWatcher:
         return f"log:{self.watch.key}"[:255]
 
     def loki_window(self, now: datetime) -> tuple[int, int]:
-        """Nanosecond range to read next from Loki: after the last read, up to `now`."""
-        end = to_ns(now - timedelta(seconds=self.settings.query_delay_seconds))
-        lookback = timedelta(seconds=self.settings.initial_lookback_seconds)
+        """Nanosecond range to read next from Loki: after the last read, up to `now` less
+        the Loki delay (lines arrive late)."""
+        settings = self.settings
+        delay = max(settings.query_delay_seconds, settings.loki_delay_seconds)
+        end = to_ns(now - timedelta(seconds=delay))
+        lookback = timedelta(seconds=settings.initial_lookback_seconds)
         start = self.loki_start_ns if self.loki_start_ns is not None else to_ns(now - lookback)
         return start, max(start, end)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from vigil.analysis.forecast import CapacityForecast
 from vigil.detection.alarms import EventContext
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 # Unread bytes past a file's new offset that still count as caught up (a line being
 # written); more means the read stopped short of a backlog.
 _CAUGHT_UP_BYTES = 64 << 10
+
+_W = TypeVar("_W", MetricWatcher, LogWatcher)
 
 
 class EventSink(Protocol):
@@ -153,13 +155,9 @@ class DetectionService:
                 await self._load()
             report = PassReport(at=now)
             ctx = EventContext(self.tenant_id, now)
-            for watcher in self._metrics:
-                report.events.extend(await self._metric_pass(watcher, ctx, report))
-                report.events.extend(await self._forecast_pass(watcher, ctx, report))
-            for log_watcher in self._logs:
-                report.events.extend(await self._log_pass(log_watcher, ctx, report))
-            report.forecast_skipped = self._forecaster.unavailable
             try:
+                await self._watch_passes(ctx, report)
+                report.forecast_skipped = self._forecaster.unavailable
                 if report.events:
                     await self._sink.process_events(report.events)
                 await self._save(now)
@@ -175,6 +173,44 @@ class DetectionService:
                 self._reset()
                 raise
             return report
+
+    async def _watch_passes(self, ctx: EventContext, report: PassReport) -> None:
+        """Every watch's read and detection. A watch that fails (an answer of a shape no
+        client foresaw, a detector error) is reported and put back as it was saved, so
+        that its half-done pass is neither sent nor saved, and the other watches go on:
+        one bad series must not blind the rest."""
+        for index, watcher in enumerate(self._metrics):
+            try:
+                events = await self._metric_pass(watcher, ctx, report)
+                events += await self._forecast_pass(watcher, ctx, report)
+            except Exception as exc:
+                self._metrics[index] = await self._as_saved(
+                    MetricWatcher(watcher.watch, self.settings)
+                )
+                self._watch_failed(report, watcher.watch.name, exc)
+                continue
+            report.events.extend(events)
+        for index, log_watcher in enumerate(self._logs):
+            try:
+                events = await self._log_pass(log_watcher, ctx, report)
+            except Exception as exc:
+                self._logs[index] = await self._as_saved(
+                    LogWatcher(log_watcher.watch, self.settings)
+                )
+                self._watch_failed(report, log_watcher.watch.key, exc)
+                continue
+            report.events.extend(events)
+
+    async def _as_saved(self, watcher: _W) -> _W:
+        """``watcher`` (fresh) restored from the saved state of its watch."""
+        async with self._db.session() as session:
+            watcher.restore(await load_states(session, self.tenant_id))
+        return watcher
+
+    @staticmethod
+    def _watch_failed(report: PassReport, name: str, exc: Exception) -> None:
+        log.warning("detection watch %s failed; it is retried next pass", name, exc_info=exc)
+        report.failures.append(f"watch {name}: {type(exc).__name__}: {exc}")
 
     async def _hold_lease(self) -> str | None:
         """Take or renew the lease; why not, when another process holds it. Taking it
@@ -269,13 +305,17 @@ class DetectionService:
         if selector is None or loki is None:
             return []
         start, end = watcher.loki_window(ctx.now)
-        result = await loki.query_range(selector, start, end)
+        settings = self.settings
+        result = await loki.query_range(
+            selector, start, end, limit=settings.loki_page_lines, max_pages=settings.loki_max_pages
+        )
         if result.failure is not None:
             report.failures.append(result.failure.message())
         watcher.loki_start_ns = result.next_start_ns
-        # Lines are complete up to the end of the window (the query delay is left out).
-        until = result.window.end
-        return watcher.take(result.lines, ctx, caught_up=result.ok and result.complete, until=until)
+        # Rates are judged where the lines are complete: the end of the window (the delay
+        # is left out), or where a read cut short stopped.
+        caught_up = result.ok and result.complete
+        return watcher.take(result.lines, ctx, caught_up=caught_up, until=result.read_until)
 
     def watch_names(self) -> Sequence[str]:
         """The configured watches, for status output."""

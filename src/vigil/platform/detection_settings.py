@@ -74,6 +74,13 @@ class DetectionSettings(_Model):
     initial_lookback_seconds: float = Field(default=3600.0, gt=0)
     # Leave the newest stretch alone: the last scrape may not be in the TSDB yet.
     query_delay_seconds: float = Field(default=0.0, ge=0)
+    # Log lines reach Loki some time after their own time (agents batch and retry); the
+    # newest stretch is left to the next pass so that late lines are not skipped.
+    loki_delay_seconds: float = Field(default=30.0, ge=0)
+    # Lines per Loki request (Loki's default max_entries_limit_per_query) and requests
+    # per watch and pass; a stream busier than that catches up over later passes.
+    loki_page_lines: int = Field(default=5000, ge=1)
+    loki_max_pages: int = Field(default=20, ge=1)
     forecast_interval_seconds: float = Field(default=900.0, gt=0)
     forecast_history_seconds: float = Field(default=4 * 86400.0, gt=0)
     timeout_seconds: float = Field(default=10.0, gt=0)

@@ -3,8 +3,9 @@
 Failures never raise: a :class:`LokiResult` carries the lines or a
 :class:`~vigil.telemetry.query.QueryFailure` naming the LogQL selector, time range and
 upstream status. Pages of ``limit`` lines are followed forward (from the last line's
-time + 1 ns) up to ``max_pages``; when more remain, ``complete`` is false and
-``next_start_ns`` says where to go on.
+time, whose lines are all read again rather than cut) up to ``max_pages``; when more
+remain, ``complete`` is false and ``next_start_ns`` says where to go on (``read_until``:
+up to when the lines are complete).
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ class LokiResult:
     def ok(self) -> bool:
         return self.failure is None
 
+    @property
+    def read_until(self) -> datetime:
+        """Lines before this time were all returned: the window's end when the read was
+        complete, else where the next read starts."""
+        if (self.complete and self.ok) or self.next_start_ns is None:
+            return self.window.end
+        return _from_ns(self.next_start_ns)
+
 
 def _lines(body: dict[str, Any]) -> list[tuple[int, LogLine]]:
     data = body["data"]
@@ -103,10 +112,20 @@ class LokiClient:
             page = await self._page(selector, cursor, end_ns, limit, window)
             if isinstance(page, QueryFailure):
                 return LokiResult(selector, window, found, failure=page, next_start_ns=cursor)
-            found.extend(line for _, line in page)
             if len(page) < limit:
+                found.extend(line for _, line in page)
                 return LokiResult(selector, window, found, next_start_ns=end_ns)
-            cursor = page[-1][0] + 1
+            # A full page may have cut the lines of its last nanosecond short: leave them
+            # all to the next page, which starts at that nanosecond (unless the whole page
+            # is that one nanosecond; Loki cannot page inside it).
+            last = page[-1][0]
+            before = [line for ns, line in page if ns < last]
+            if before:
+                found.extend(before)
+                cursor = last
+            else:
+                found.extend(line for _, line in page)
+                cursor = last + 1
         return LokiResult(selector, window, found, complete=False, next_start_ns=cursor)
 
     async def _page(
@@ -128,6 +147,6 @@ class LokiClient:
             return failure_from_response(response, response.text.strip(), selector, window)
         try:
             return _lines(response.json())
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             detail = f"unexpected result shape: {type(exc).__name__}: {exc}"
             return failure_from_response(response, detail, selector, window)

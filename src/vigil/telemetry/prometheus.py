@@ -144,13 +144,15 @@ class PrometheusClient:
             body = response.json()
         except ValueError:
             return failed(f"not JSON: {response.text[:200]!r}")
+        if not isinstance(body, dict):  # a proxy's or gateway's answer, not the API's
+            return failed(f"not a JSON object: {response.text[:200]!r}")
         if response.status_code != 200 or body.get("status") != "success":
             return failed(
                 f"{body.get('errorType', 'error')}: {body.get('error', response.reason_phrase)}"
             )
         try:
             series = _series(body.get("data", {}))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             return failed(f"unexpected result shape: {type(exc).__name__}: {exc}")
         return PromResult(query, window, series, warnings=list(body.get("warnings", [])))
 
