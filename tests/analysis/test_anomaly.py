@@ -121,6 +121,22 @@ def test_missing_values_score_zero_and_are_not_learned() -> None:
     assert feed(with_gap, points[601:]) == feed(without, points[601:])
 
 
+@pytest.mark.parametrize("broken", [1e200, -1e300, 1.7976931348623157e308])
+def test_values_too_large_to_square_are_missing_too(broken: float) -> None:
+    """A broken exporter's 1e300 neither crashes the detector nor puts an infinity in
+    its state (JSON has none: the saved state would not restore)."""
+    points = seasonal(4, seed=2)
+    odd, clean = AnomalyDetector(), AnomalyDetector()
+    feed(odd, points[:600])
+    feed(clean, points[:600])
+    assert odd.update(points[600][0], broken).score == 0.0
+    restored = AnomalyDetector.from_state(json.loads(json.dumps(odd.state(), allow_nan=False)))
+    assert feed(restored, points[601:]) == feed(clean, points[601:])
+    # Just inside the bound, a value is scored and its state stays finite.
+    assert odd.update(points[601][0] + 1, 1e150).score > 0.9
+    json.dumps(odd.state(), allow_nan=False)
+
+
 MONDAY = 1_700_438_400  # 2023-11-20 00:00 UTC
 HOUR = 3600
 

@@ -18,7 +18,8 @@ def test_parse_window() -> None:
     assert parse_window(" 90s ") == timedelta(seconds=90)
     assert parse_window("1.5d") == timedelta(hours=36)
     assert parse_window("2w") == timedelta(days=14)
-    for bad in ("", "1", "h", "1y", "0m", "-1h"):
+    assert parse_window("3660d") == timedelta(days=3660)
+    for bad in ("", "1", "h", "1y", "0m", "-1h", "3661d", "1000000d", "99999999999w", "1e9s"):
         with pytest.raises(ValueError, match="window"):
             parse_window(bad)
 

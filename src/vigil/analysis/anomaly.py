@@ -35,10 +35,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from vigil.analysis.baseline import SeasonalBaseline
 from vigil.analysis.novelty import NoveltyOptions, NoveltyTracker
 
-__all__ = ["AnomalyDetector", "AnomalyScore", "BaselineHealth", "DetectorOptions"]
+__all__ = ["MAX_ABS_VALUE", "AnomalyDetector", "AnomalyScore", "BaselineHealth", "DetectorOptions"]
 
 _MAD_TO_SIGMA = 1.2533  # mean absolute deviation -> standard deviation (normal)
 _LAG = 16  # horizon of the variance ratio (random-walk check)
+MAX_ABS_VALUE = 1e150  # beyond this, squares and sums of squares overflow
 
 
 class DetectorOptions(BaseModel):
@@ -112,14 +113,15 @@ class AnomalyDetector:
     def update(self, ts: float, value: float) -> AnomalyScore:
         """Score ``value`` at ``ts`` (Unix seconds) against what came before, then learn it.
 
-        A missing value (NaN or infinite) scores 0 and is not learned.
+        A missing value (NaN or infinite) scores 0 and is not learned, and so does one
+        beyond ``±MAX_ABS_VALUE`` (a broken exporter's; its square would overflow).
         """
         o = self.options
         base = self.baseline
         expected, scale = base.predict(ts)
         sigma = max(scale * _MAD_TO_SIGMA, 1e-9 * (abs(expected) + 1.0))
         half_band = o.band * sigma
-        if not math.isfinite(value):
+        if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
             return AnomalyScore(
                 0.0, expected, expected - half_band, expected + half_band, 0.0, False, False
             )

@@ -115,8 +115,8 @@ class NoveltyTracker:
         return surprise
 
     def _level(self, value: float, span: float, levels: int) -> int:
-        level = int(levels * (value - self.hmin) / span)
-        return -1 if level < -1 else (levels if level > levels else level)
+        x = levels * (value - self.hmin) / span  # clamped before int(): may be infinite
+        return -1 if x < -1 else (levels if x > levels else int(x))
 
     def _transition(self, value: float, span: float, o: NoveltyOptions) -> bool:
         """Count this point's transitions; true when one of them was never seen."""

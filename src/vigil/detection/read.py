@@ -14,10 +14,11 @@ from vigil.detection.alarms import DETECTOR_SOURCE
 from vigil.events import EventType
 from vigil.pipeline.tables import events
 
-__all__ = ["Anomaly", "list_anomalies", "parse_window"]
+__all__ = ["MAX_WINDOW", "Anomaly", "list_anomalies", "parse_window"]
 
 _WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_WINDOW = timedelta(days=3660)  # ten years: far beyond any retention, never overflows
 
 
 def parse_window(text: str) -> timedelta:
@@ -28,6 +29,8 @@ def parse_window(text: str) -> timedelta:
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds <= 0:
         raise ValueError(f"window {text!r} must be longer than zero")
+    if seconds > MAX_WINDOW.total_seconds():
+        raise ValueError(f"window {text!r} is longer than {MAX_WINDOW.days} days")
     return timedelta(seconds=seconds)
 
 

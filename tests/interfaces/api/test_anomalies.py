@@ -46,3 +46,6 @@ async def test_bad_window_is_refused(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/anomalies", params={"window": "soon"})
     assert response.status_code == 422
     assert "is not a number and a unit" in response.json()["error"]["problem"]
+    huge = await client.get("/api/v1/anomalies", params={"window": "1000000d"})
+    assert huge.status_code == 422
+    assert huge.json()["error"]["problem"] == "window '1000000d' is longer than 3660 days"
