@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from vigil.detection.alarms import EventContext
 from vigil.detection.metric_watch import MetricWatcher
+from vigil.events import Event
 from vigil.platform.detection_settings import DetectionSettings, MetricWatch
 from vigil.telemetry.prometheus import PromSeries
 
@@ -69,3 +70,46 @@ def test_forecast_is_due_on_its_own_schedule() -> None:
     assert watcher.forecast_window(NOW + timedelta(minutes=5)) is None
     assert watcher.forecast_window(NOW + timedelta(minutes=15)) is not None
     assert MetricWatcher(WATCH, SETTINGS).forecast_window(NOW) is None  # no threshold
+
+
+def _read(watcher: MetricWatcher, at: datetime, names: str) -> list[Event]:
+    window = watcher.window(at)
+    assert window is not None
+    ts = window.end.timestamp()
+    found = [PromSeries({"service": name}, [(ts - 10, 1.0), (ts, 2.0)]) for name in names]
+    return watcher.take(found, window, EventContext("default", at))
+
+
+def test_a_series_gone_quiet_frees_its_slot_and_closes_its_alarm() -> None:
+    settings = SETTINGS.model_copy(update={"series_idle_seconds": 60.0})
+    watcher = MetricWatcher(WATCH, settings)
+    assert _read(watcher, NOW, "ab") == []
+    gone_key, kept_key = sorted(watcher.series)  # a, b
+    watcher.series[gone_key].tracker.raised_at = NOW.timestamp()  # an open anomaly on a
+    watcher.rows()
+    assert _read(watcher, NOW + timedelta(seconds=30), "bc") == []
+    assert watcher.skipped == 1  # c waits: a still holds its slot
+    (closed,) = _read(watcher, NOW + timedelta(seconds=90), "bc")
+    assert (closed.service, closed.status.value) == ("a", "resolved")
+    assert closed.title == "lat on a: series gone (no data since 2026-11-21 12:00:00Z); closed"
+    assert closed.raw["gone"] is True
+    assert closed.ts == datetime(2026, 11, 21, 12, 1, tzinfo=UTC)  # last point + 60 s
+    assert watcher.forgotten() == [gone_key]
+    assert gone_key not in {row.key for row in watcher.rows()}
+    _read(watcher, NOW + timedelta(seconds=100), "bc")
+    assert watcher.skipped == 0
+    assert {t.labels["service"] for t in watcher.series.values()} == {"b", "c"}
+    assert kept_key in watcher.series
+
+
+def test_a_warned_series_that_stops_reporting_is_closed() -> None:
+    watch = WATCH.model_copy(update={"capacity_threshold": 90.0})
+    watcher = MetricWatcher(watch, SETTINGS)
+    key = watcher.forecast_key({"instance": "db-1"})
+    watcher.forecasting[key] = {"instance": "db-1"}
+    fresh = {key: NOW.timestamp() - 60}
+    assert watcher.take_forecasts([], EventContext("default", NOW), fresh) == []
+    stale = {key: NOW.timestamp() - 2 * 3600}
+    (closed,) = watcher.take_forecasts([], EventContext("default", NOW), stale)
+    assert (closed.status.value, closed.raw["detector"]) == ("resolved", "capacity_forecast")
+    assert watcher.forecasting == {}

@@ -185,6 +185,33 @@ async def test_a_failing_watch_neither_blinds_the_others_nor_loses_its_events(
     assert cart[0][1] == _at(ANOMALY_AT)
 
 
+async def test_a_raised_series_that_vanishes_is_closed_and_forgotten(
+    make_runtime: MakeRuntime, clock: FakeClock
+) -> None:
+    """A pod that goes away mid-incident: no point will ever bring its anomaly back to
+    normal, so it is closed as gone once idle, and its saved state is deleted."""
+    values = noisy_series("spike", ANOMALY_AT + 2)  # the last points are the spike
+    with FakeTelemetryServer() as server:
+        points = [(_at(k).timestamp(), v) for k, v in enumerate(values)]
+        labels = {"service": "checkout", "pod": "co-1"}
+        server.add_samples("shop_latency_ms", labels, points)
+        server.mark_stale("shop_latency_ms", labels, _at(ANOMALY_AT + 2).timestamp())
+        settings = {**_settings(server.url), "series_idle_seconds": 600}
+        clock.set(_at(60))
+        runtime = await make_runtime(detection=settings)
+        reports = await _passes(runtime, clock, ANOMALY_AT + 150)
+    raised, closed = _events(reports)
+    assert (raised.status.value, raised.ts) == ("firing", _at(ANOMALY_AT))
+    assert (closed.status.value, closed.raw["gone"]) == ("resolved", True)
+    assert closed.ts == _at(ANOMALY_AT + 1) + timedelta(seconds=600)
+    assert closed.fingerprint == raised.fingerprint
+    async with runtime.db.session() as session:
+        kinds = (await session.execute(sa.select(detector_states.c.kind))).scalars().all()
+        (stored,) = await list_events(session, EventQuery(tenant_id="default"))
+    assert kinds == ["cursor"]
+    assert stored.status == "resolved"
+
+
 async def test_no_watches_no_service(make_runtime: MakeRuntime) -> None:
     runtime = await make_runtime()
     assert runtime.detection is None

@@ -21,6 +21,7 @@ __all__ = [
     "RECOVERED_SHARE",
     "EventContext",
     "forecast_event",
+    "gone_event",
     "log_event",
     "metric_event",
     "series_fingerprint",
@@ -155,6 +156,44 @@ def metric_event(
     fingerprint = series_fingerprint("metric_anomaly", watch.name, labels)
     status = EventStatus.FIRING if raised else EventStatus.RESOLVED
     return _event(ctx, fingerprint, status, _when(finding.ts), fields)
+
+
+def gone_event(
+    watch: MetricWatch,
+    labels: dict[str, str],
+    detector: str,
+    last_seen: float | None,
+    ctx: EventContext,
+    *,
+    idle: float,
+) -> Event:
+    """The end of a raised metric anomaly or capacity warning whose series stopped
+    reporting (a pod gone, a label renamed): nothing will resolve it otherwise. It is
+    dated when the series was judged gone (its last point plus ``idle`` seconds)."""
+    service = labels.get(watch.service_label) or watch.service
+    where = service or watch.name
+    last = f"{_when(last_seen):%Y-%m-%d %H:%M:%S}Z" if last_seen is not None else "unknown"
+    fields = {
+        "entity": _entity(labels, service),
+        "severity": Severity.INFO,
+        "title": f"{watch.name} on {where}: series gone (no data since {last}); closed"[:1024],
+        "description": (
+            f"PromQL {watch.query!r}, series {labels}: no point for {idle:g} s, so this"
+            " series is no longer watched and what was raised on it is closed."
+        ),
+        "labels": _labels(labels, detector, watch.name),
+        "raw": {
+            "detector": detector,
+            "watch": watch.name,
+            "query": watch.query,
+            "series": labels,
+            "gone": True,
+            "last_seen": _when(last_seen).isoformat() if last_seen is not None else None,
+        },
+    }
+    at = _when(last_seen + idle) if last_seen is not None else ctx.now
+    fingerprint = series_fingerprint(detector, watch.name, labels)
+    return _event(ctx, fingerprint, EventStatus.RESOLVED, at, fields)
 
 
 def _labels(labels: dict[str, str], detector: str, watch: str) -> dict[str, str]:

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from vigil.analysis.forecast import CapacityForecast
-from vigil.detection.alarms import EventContext, forecast_event, metric_event, series_fingerprint
+from vigil.detection.alarms import (
+    EventContext,
+    forecast_event,
+    gone_event,
+    metric_event,
+    series_fingerprint,
+)
 from vigil.detection.series import GateMiss, SeriesTracker, gates_for
 from vigil.detection.state import StateRow
 from vigil.events import Event
@@ -56,6 +62,7 @@ class MetricWatcher:
     forecast_at: float | None = None
     forecasting: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> labels
     dirty: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)  # state keys to delete
     skipped: int = 0  # series beyond max_series in the last read
 
     def window(self, now: datetime) -> ReadWindow | None:
@@ -77,6 +84,7 @@ class MetricWatcher:
         self.skipped = 0
         for known in self.series.values():
             known.tracker.misses = []
+        fed: set[str] = set()
         for one in found:
             tracked = self._tracked(one.labels)
             if tracked is None:
@@ -84,14 +92,36 @@ class MetricWatcher:
                 continue
             findings = tracked.tracker.feed(one.points, gates, self.watch.gates.recover_points)
             events.extend(metric_event(self.watch, one.labels, f, ctx) for f in findings)
-            self.dirty.add(self._key("metric", one.labels))
+            key = self._key("metric", one.labels)
+            self.dirty.add(key)
+            fed.add(key)
         self.cursor = window.end.timestamp()
         self.dirty.add(self._cursor_key())
+        events.extend(self._forget_idle(fed, ctx))
         if self.skipped:
             log.warning(
                 "watch %s: %d series beyond max_series=%d ignored",
                 self.watch.name, self.skipped, self.watch.max_series,
             )  # fmt: skip
+        return events
+
+    def _forget_idle(self, fed: set[str], ctx: EventContext) -> list[Event]:
+        """Stop watching series without a point for `series_idle_seconds` before the
+        cursor (closing what was raised on them); their saved rows go too."""
+        idle = self.settings.series_idle_seconds
+        cutoff = (self.cursor or 0.0) - idle
+        events = []
+        for key, tracked in list(self.series.items()):
+            last = tracked.tracker.last_ts
+            if (last is None and key in fed) or (last is not None and last >= cutoff):
+                continue
+            if tracked.tracker.raised:
+                events.append(
+                    gone_event(self.watch, tracked.labels, "metric_anomaly", last, ctx, idle=idle)
+                )
+            del self.series[key]
+            self.dirty.discard(key)
+            self.gone.add(key)
         return events
 
     def misses(self) -> list[SeriesMiss]:
@@ -127,14 +157,28 @@ class MetricWatcher:
         return ReadWindow(now - timedelta(seconds=history), now, timedelta(seconds=step))
 
     def take_forecasts(
-        self, forecasts: list[tuple[dict[str, str], CapacityForecast]], ctx: EventContext
+        self,
+        forecasts: list[tuple[dict[str, str], CapacityForecast]],
+        ctx: EventContext,
+        last_seen: dict[str, float] | None = None,
     ) -> list[Event]:
-        """Warnings that started, and all-clears of warnings that ended."""
+        """Warnings that started, and all-clears of warnings that ended. ``last_seen``:
+        the last point of each series read (by forecast key); a warned series without a
+        point for `series_idle_seconds` (or no longer returned) is closed as gone."""
         self.forecast_at = ctx.now.timestamp()
         self.dirty.add(self._cursor_key())
         events: list[Event] = []
+        idle = self.settings.series_idle_seconds
+        seen = last_seen or {}
+        for key, labels in list(self.forecasting.items()):
+            last = seen.get(key)
+            if last is None or last < self.forecast_at - idle:
+                del self.forecasting[key]
+                events.append(
+                    gone_event(self.watch, labels, "capacity_forecast", last, ctx, idle=idle)
+                )
         for labels, forecast in forecasts:
-            key = self._key("forecast", labels)
+            key = self.forecast_key(labels)
             if forecast.warning and key not in self.forecasting:
                 self.forecasting[key] = labels
                 events.append(forecast_event(self.watch, labels, forecast, ctx))
@@ -142,6 +186,10 @@ class MetricWatcher:
                 del self.forecasting[key]
                 events.append(forecast_event(self.watch, labels, forecast, ctx))
         return events
+
+    def forecast_key(self, labels: dict[str, str]) -> str:
+        """Identity of one series' capacity forecast under this watch."""
+        return self._key("forecast", labels)
 
     def _key(self, kind: str, labels: dict[str, str]) -> str:
         return f"{kind}:{self.watch.name}:{series_fingerprint(kind, self.watch.name, labels)}"
@@ -165,6 +213,12 @@ class MetricWatcher:
                 rows.append(StateRow(key, "metric", self.watch.name, tracked.labels, state))
         self.dirty.clear()
         return rows
+
+    def forgotten(self) -> list[str]:
+        """State keys of series no longer watched, to delete (then forgets them)."""
+        keys = sorted(self.gone)
+        self.gone.clear()
+        return keys
 
     def restore(self, rows: dict[str, StateRow]) -> None:
         """Continue from saved rows of this watch."""

@@ -21,7 +21,7 @@ from vigil.detection.forecasting import CapacityForecaster
 from vigil.detection.lease import LeaseKeeper, LeaseLostError, process_holder
 from vigil.detection.log_watch import LogWatcher
 from vigil.detection.metric_watch import MetricWatcher, SeriesMiss
-from vigil.detection.state import StateRow, load_states, save_states
+from vigil.detection.state import StateRow, delete_states, load_states, save_states
 from vigil.events import Event
 from vigil.platform.clock import Clock
 from vigil.platform.db import Database
@@ -249,9 +249,11 @@ class DetectionService:
     async def _save(self, now: datetime) -> None:
         rows: list[StateRow] = [row for w in self._metrics for row in w.rows()]
         rows.extend(w.row() for w in self._logs)
+        gone = [key for w in self._metrics for key in w.forgotten()]
         async with self._db.writing() as session:
             await self.lease.confirm(session, self._clock.now())
             await save_states(session, self.tenant_id, rows, now)
+            await delete_states(session, self.tenant_id, gone)
             await session.commit()
 
     async def _metric_pass(
@@ -283,12 +285,19 @@ class DetectionService:
             report.failures.append(result.failure.message())
             return []
         forecasts: list[tuple[dict[str, str], CapacityForecast]] = []
+        last_seen: dict[str, float] = {}
+        fresh_after = ctx.now.timestamp() - self.settings.series_idle_seconds
         for series in result.series[: watcher.watch.max_series]:
+            if not series.points:
+                continue
+            last_seen[watcher.forecast_key(series.labels)] = last = series.points[-1][0]
+            if last < fresh_after:
+                continue  # stopped reporting: its old points say nothing of what comes
             series_id = f"{watcher.watch.name}{series.labels}"
             found = await self._forecaster.forecast(series_id, series.points, watcher.watch)
             if found is not None:
                 forecasts.append((series.labels, found))
-        return watcher.take_forecasts(forecasts, ctx)
+        return watcher.take_forecasts(forecasts, ctx, last_seen)
 
     async def _log_pass(
         self, watcher: LogWatcher, ctx: EventContext, report: PassReport

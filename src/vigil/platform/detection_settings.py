@@ -81,6 +81,10 @@ class DetectionSettings(_Model):
     # per watch and pass; a stream busier than that catches up over later passes.
     loki_page_lines: int = Field(default=5000, ge=1)
     loki_max_pages: int = Field(default=20, ge=1)
+    # A series without a point for this long (a pod gone, a label set renamed) is no
+    # longer watched: its slot under max_series and its saved state are freed, and an
+    # anomaly or capacity warning raised on it is closed ("series gone").
+    series_idle_seconds: float = Field(default=3600.0, gt=0)
     forecast_interval_seconds: float = Field(default=900.0, gt=0)
     forecast_history_seconds: float = Field(default=4 * 86400.0, gt=0)
     timeout_seconds: float = Field(default=10.0, gt=0)

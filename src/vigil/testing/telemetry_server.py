@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 __all__ = ["FakeTelemetryServer"]
 
 _LOOKBACK = 300.0
+# Prometheus's staleness marker (a target gone): the series has no value from then on.
+STALE = float("nan")
 _SELECTOR = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)\s*(?:\{(.*)\})?$")
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"]*)"\s*,?')
 
@@ -50,7 +52,7 @@ def _value_at(points: list[tuple[float, float]], t: float) -> float | None:
     for ts, value in points:
         if ts > t:
             break
-        best = value
+        best = None if value is STALE else value
         if t - ts > _LOOKBACK:
             best = None
     return best
@@ -124,6 +126,10 @@ class FakeTelemetryServer(ThreadingHTTPServer):
             series = self.state.samples.setdefault(key, [])
             series.extend(points)
             series.sort()
+
+    def mark_stale(self, name: str, labels: Mapping[str, str], at: float) -> None:
+        """The series `name{labels}` ends at `at` (unix seconds), as when its target goes."""
+        self.add_samples(name, labels, [(at, STALE)])
 
     def add_lines(self, selector: str, lines: list[tuple[int, str]], **labels: str) -> None:
         """Append log lines (unix nanoseconds, text) to the stream `selector`."""
