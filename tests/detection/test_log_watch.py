@@ -3,6 +3,7 @@ the detector, cursor and raised patterns survive a save and restore."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -213,3 +214,28 @@ def test_a_surge_then_a_stop_are_two_alarms() -> None:
         for m, e in _passes(watcher, surge, range(61, 90))
     ]
     assert events == [(63, "firing", None), (67, "resolved", None), (69, "firing", "drop")]
+
+
+def test_a_pass_repeated_later_finds_the_same_events() -> None:
+    """A pass whose state was not saved is read again at the next pass's time: its
+    rise and that rise's end must come out with the ingest ids they had."""
+    watcher = LogWatcher(WATCH, SETTINGS)
+    watcher.take(_served(T0, 60), EventContext("default", T0 + timedelta(minutes=60)))
+    saved = {watcher.key: copy.deepcopy(watcher.row())}  # as stored: no shared dicts
+    surge = _served(T0 + timedelta(minutes=60), 3, per_minute=200)
+    now = T0 + timedelta(minutes=63)
+    first = watcher.take(surge, EventContext("default", now))
+    again = LogWatcher(WATCH, SETTINGS)
+    again.restore(saved)
+    repeat = again.take(surge, EventContext("default", now + timedelta(minutes=1)))
+    assert [e.raw["kind"] for e in first] == ["rate_increase"]
+    assert [e.ingest_id for e in repeat] == [e.ingest_id for e in first]
+    # Its end, found by two passes a minute apart, is one event too.
+    saved = {again.key: copy.deepcopy(again.row())}
+    later = T0 + timedelta(minutes=140)
+    (ended,) = again.take([], EventContext("default", later))
+    other = LogWatcher(WATCH, SETTINGS)
+    other.restore(saved)
+    (ended_again,) = other.take([], EventContext("default", later + timedelta(minutes=1)))
+    assert ended.status is EventStatus.RESOLVED
+    assert ended_again.ingest_id == ended.ingest_id != first[0].ingest_id

@@ -68,8 +68,11 @@ def _event(
     status: EventStatus,
     at: datetime,
     fields: dict[str, Any],
+    occurrence: str | None = None,
 ) -> Event:
-    occurrence = at.isoformat()
+    """``occurrence`` (default: ``at``) names the alarm in the ingest id: the same alarm
+    found again by a repeated pass is a duplicate, never a second event."""
+    occurrence = occurrence or at.isoformat()
     return Event(
         tenant_id=ctx.tenant_id,
         source=DETECTOR_SOURCE,
@@ -283,10 +286,13 @@ def log_event(
     *,
     firing: bool,
     current_rate: float | None = None,
+    occurrence: str | None = None,
 ) -> Event:
     """A log pattern that appeared or changed rate (firing), or that calmed down. For the
     end of a drop, `current_rate` (lines per minute) says whether it came back or settled
-    lower; None that it stayed silent until no longer counted."""
+    lower; None that it stayed silent until no longer counted. `occurrence` names the
+    raise (both its firing and its resolved event), so that a repeated pass, which runs
+    at another time, finds the same events."""
     labels = {"service": signal.service, "template_key": signal.template_key[:255]}
     description = "\n".join(signal.examples)
     if signal.kind == "rate_decrease":
@@ -317,4 +323,4 @@ def log_event(
     fingerprint = series_fingerprint("log_pattern", watch_key, labels)
     status = EventStatus.FIRING if firing else EventStatus.RESOLVED
     at = signal.first_seen if signal.kind == "new_template" and firing else ctx.now
-    return _event(ctx, fingerprint, status, at, fields)
+    return _event(ctx, fingerprint, status, at, fields, occurrence)

@@ -32,10 +32,20 @@ from vigil.telemetry.loki import to_ns
 __all__ = ["LogWatcher"]
 
 _DROP = "rate_decrease"
+_RAISE = "raise"  # key of a raised signal's number in `raised`
 
 
 def _is_drop(saved: dict[str, Any]) -> bool:
     return saved.get("kind") == _DROP
+
+
+def _signal(saved: dict[str, Any]) -> LogSignal:
+    return LogSignal.model_validate({k: v for k, v in saved.items() if k != _RAISE})
+
+
+def _occurrence(saved: dict[str, Any]) -> str | None:
+    number = saved.get(_RAISE)  # None in states saved before raises were numbered
+    return f"raise-{number}" if number is not None else None
 
 
 @dataclass
@@ -50,6 +60,7 @@ class LogWatcher:
     raised: dict[str, dict[str, Any]] = field(default_factory=dict)  # template key -> signal
     # Templates back from a fall: key -> [rate before the fall, until when (epoch s)].
     recovered: dict[str, list[float]] = field(default_factory=dict)
+    raises: int = 0  # raises so far: numbers each one, for its events' ingest ids
 
     @property
     def key(self) -> str:
@@ -111,8 +122,10 @@ class LogWatcher:
             events.append(self._resolve(key, ctx, ctx.now, None))
         if signal.kind == "rate_increase" and self._returning(key, signal):
             return events
-        self.raised[key] = signal.model_dump(mode="json")
-        events.append(log_event(self.watch.key, signal, ctx, firing=True))
+        self.raises += 1
+        self.raised[key] = {**signal.model_dump(mode="json"), _RAISE: self.raises}
+        occurrence = _occurrence(self.raised[key])
+        events.append(log_event(self.watch.key, signal, ctx, firing=True, occurrence=occurrence))
         return events
 
     def _returning(self, key: str, signal: LogSignal) -> bool:
@@ -128,7 +141,7 @@ class LogWatcher:
             return [self._resolve(key, ctx, at, None)]
         if not caught_up:
             return []
-        saved = LogSignal.model_validate(self.raised[key])
+        saved = _signal(self.raised[key])
         rate = self.detector.window_rate(self.watch.service, key, at)
         low = rate is not None and rate < RECOVERED_SHARE * saved.baseline_rate
         if low and not self._settled(saved, at):
@@ -148,13 +161,16 @@ class LogWatcher:
 
     def _resolve(self, key: str, ctx: EventContext, at: datetime, rate: float | None) -> Event:
         """The resolved event of a raised pattern (for a fall, `rate` says how it ended)."""
-        signal = LogSignal.model_validate(self.raised.pop(key))
+        saved = self.raised.pop(key)
+        signal, occurrence = _signal(saved), _occurrence(saved)
         if signal.kind != _DROP:
-            return log_event(self.watch.key, signal, ctx, firing=False)
+            return log_event(self.watch.key, signal, ctx, firing=False, occurrence=occurrence)
         if rate is not None and rate >= RECOVERED_SHARE * signal.baseline_rate:
             until = at + self._horizon()
             self.recovered[key] = [signal.baseline_rate, until.timestamp()]
-        return log_event(self.watch.key, signal, ctx, firing=False, current_rate=rate)
+        return log_event(
+            self.watch.key, signal, ctx, firing=False, current_rate=rate, occurrence=occurrence
+        )
 
     def _forget_recoveries(self, at: datetime) -> None:
         """Once the quiet stretch has left the baseline, a rise is a rise again."""
@@ -168,6 +184,7 @@ class LogWatcher:
             "loki_start_ns": self.loki_start_ns,
             "raised": self.raised,
             "recovered": self.recovered,
+            "raises": self.raises,
         }
         return StateRow(self.key, "log", self.watch.service, {"service": self.watch.service}, state)
 
@@ -182,3 +199,4 @@ class LogWatcher:
         self.raised = dict(state.get("raised") or {})
         recovered = state.get("recovered") or {}
         self.recovered = {k: [float(v[0]), float(v[1])] for k, v in recovered.items()}
+        self.raises = int(state.get("raises", 0))
