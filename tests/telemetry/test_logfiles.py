@@ -39,6 +39,45 @@ def test_truncation_and_rotation_restart_from_the_top(tmp_path: Path) -> None:
     assert [x.line for x in rotated.lines] == ["e"]
 
 
+def test_a_renamed_file_is_read_to_its_end_first(tmp_path: Path) -> None:
+    """logrotate's default: the old file is renamed and a new one created; what was
+    written to the old one after the last read is still read, then the new file."""
+    log = tmp_path / "app.log"
+    log.write_text("a\nb\n")
+    cursor = tail_file(log, FileCursor()).cursor
+    with log.open("a") as handle:
+        handle.write("c\nd\nlast line, no newline")
+    log.rename(tmp_path / "app.log.1")
+    log.write_text("e\n")
+    rest = tail_file(log, cursor)
+    assert [x.line for x in rest.lines] == ["c", "d", "last line, no newline"]
+    assert not rest.restarted
+    new = tail_file(log, rest.cursor)
+    assert [x.line for x in new.lines] == ["e"]
+    assert new.restarted
+    assert tail_file(log, new.cursor).lines == []
+
+
+def test_a_file_truncated_and_regrown_past_the_offset_is_read_from_the_top(
+    tmp_path: Path,
+) -> None:
+    """copytruncate, then more written than was read before the next read: the offset
+    alone cannot tell; the bytes before it can."""
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"old {i}\n" for i in range(10)))
+    cursor = tail_file(log, FileCursor()).cursor
+    with log.open("r+") as handle:
+        handle.truncate(0)
+    with log.open("a") as handle:
+        handle.write("".join(f"new {i}\n" for i in range(20)))
+    chunk = tail_file(log, cursor)
+    assert chunk.restarted
+    assert [x.line for x in chunk.lines] == [f"new {i}" for i in range(20)]
+    with log.open("a") as handle:
+        handle.write("new 20\n")
+    assert [x.line for x in tail_file(log, chunk.cursor).lines] == ["new 20"]
+
+
 def test_missing_file_is_a_failure_not_an_exception(tmp_path: Path) -> None:
     chunk = tail_file(tmp_path / "nope.log", FileCursor(5, 10))
     assert chunk.failure is not None

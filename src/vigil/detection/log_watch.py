@@ -16,6 +16,7 @@ against the quiet stretch in its baseline.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -180,7 +181,7 @@ class LogWatcher:
     def row(self) -> StateRow:
         state = {
             "detector": self.detector.snapshot().model_dump(mode="json"),
-            "file_cursor": {"inode": self.file_cursor.inode, "offset": self.file_cursor.offset},
+            "file_cursor": dataclasses.asdict(self.file_cursor),
             "loki_start_ns": self.loki_start_ns,
             "raised": self.raised,
             "recovered": self.recovered,

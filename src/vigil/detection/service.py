@@ -337,7 +337,9 @@ def _tail(path: Path, cursor: FileCursor) -> tuple[FileChunk, bool]:
     if chunk.failure is not None:
         return chunk, False
     try:
-        size = path.stat().st_size
+        stat = path.stat()
     except OSError:
         return chunk, False
-    return chunk, size - chunk.cursor.offset < _CAUGHT_UP_BYTES
+    if stat.st_ino != chunk.cursor.inode:  # the rest of a rotated file: the new one waits
+        return chunk, False
+    return chunk, stat.st_size - chunk.cursor.offset < _CAUGHT_UP_BYTES

@@ -13,10 +13,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = ["FileChunk", "FileCursor", "LogLine", "leading_time", "tail_file"]
 
 _MAX_BYTES = 4 << 20
+_MARK_BYTES = 32
+_MAX_SIBLINGS = 1000  # files looked at next to a rotated log to find its old one
 _LEADING_TIME = re.compile(
     r"^\s*\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
 )
@@ -33,10 +36,12 @@ class LogLine:
 
 @dataclass(frozen=True, slots=True)
 class FileCursor:
-    """Where the last read stopped: the file's identity (inode) and the byte offset."""
+    """Where the last read stopped: the file's identity (inode), the byte offset, and the
+    bytes just before it (hex; they tell a file rewritten in place from one grown on)."""
 
     inode: int = 0
     offset: int = 0
+    mark: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,26 +72,81 @@ def leading_time(line: str) -> datetime | None:
 
 
 def tail_file(path: Path, cursor: FileCursor, max_bytes: int = _MAX_BYTES) -> FileChunk:
-    """Complete lines written to `path` after `cursor` (at most about `max_bytes`)."""
+    """Complete lines written to `path` after `cursor` (at most about `max_bytes`).
+
+    When `path` is another file than the cursor's (renamed away by a rotation), the rest
+    of the old file is read first, found by its inode next to `path` (``app.log.1``,
+    ``app.log-20261122``; a compressed one is gone for good). When the bytes before the
+    offset are no longer those read (truncated, then written past the old offset before
+    this read), the file is read again from its start.
+    """
     try:
         with path.open("rb") as handle:
             stat = os.fstat(handle.fileno())
-            restarted = stat.st_ino != cursor.inode or stat.st_size < cursor.offset
+            if cursor.inode and stat.st_ino != cursor.inode:
+                rest = _rotated_rest(path, cursor, max_bytes, stat.st_dev)
+                if rest is not None:
+                    return rest
+            restarted = stat.st_ino != cursor.inode or not _continues(handle, stat, cursor)
             offset = 0 if restarted else cursor.offset
             handle.seek(offset)
             data = handle.read(max_bytes)
     except OSError as exc:
         return FileChunk([], cursor, failure=f"{path}: {type(exc).__name__}: {exc.strerror or exc}")
+    start = FileCursor(stat.st_ino, 0) if restarted else cursor
+    return _chunk(data, start, max_bytes, restarted and cursor.inode != 0)
+
+
+def _continues(handle: BinaryIO, stat: os.stat_result, cursor: FileCursor) -> bool:
+    """The file still holds, just before the cursor's offset, the bytes read there."""
+    if stat.st_size < cursor.offset:
+        return False
+    if not cursor.mark:
+        return True
+    mark = bytes.fromhex(cursor.mark)
+    handle.seek(cursor.offset - len(mark))
+    return handle.read(len(mark)) == mark
+
+
+def _rotated_rest(path: Path, cursor: FileCursor, max_bytes: int, device: int) -> FileChunk | None:
+    """The unread end of the cursor's file, renamed away from `path`; None when it is not
+    found or was read to its end (then the new file is read from its start)."""
+    for count, sibling in enumerate(path.parent.iterdir()):
+        if count >= _MAX_SIBLINGS:
+            return None
+        if not sibling.name.startswith(path.name) or sibling == path:
+            continue
+        try:
+            with sibling.open("rb") as old:
+                stat = os.fstat(old.fileno())
+                if (stat.st_ino, stat.st_dev) != (cursor.inode, device):
+                    continue
+                if not _continues(old, stat, cursor):
+                    return None
+                old.seek(cursor.offset)
+                data = old.read(max_bytes)
+        except OSError:
+            continue
+        if not data:
+            return None
+        if len(data) < max_bytes and not data.endswith(b"\n"):
+            data += b"\n"  # the old file is complete: its last line is too
+        return _chunk(data, cursor, max_bytes, False)
+    return None
+
+
+def _chunk(data: bytes, start: FileCursor, max_bytes: int, restarted: bool) -> FileChunk:
+    """The complete lines of `data` (read at `start`) and the cursor after them."""
     end = data.rfind(b"\n")
     if end < 0 and len(data) >= max_bytes:  # one overlong line: take it, cut
         end = len(data) - 1
     if end < 0:
-        return FileChunk([], FileCursor(stat.st_ino, offset), restarted and cursor.inode != 0)
+        return FileChunk([], start, restarted)
     complete = data[: end + 1]
     lines = [
         LogLine(leading_time(text), text)
         for raw in complete.splitlines()
         if (text := raw.decode("utf-8", errors="replace").rstrip("\r"))
     ]
-    moved = FileCursor(stat.st_ino, offset + len(complete))
-    return FileChunk(lines, moved, restarted and cursor.inode != 0)
+    moved = FileCursor(start.inode, start.offset + len(complete), complete[-_MARK_BYTES:].hex())
+    return FileChunk(lines, moved, restarted)
