@@ -48,6 +48,21 @@ def test_words_with_digits_and_constants_stay(line: str) -> None:
     assert _mask(line) == line
 
 
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ('10.0.0.1 - - "GET /a HTTP/1.1" 502 1234 "-"', '<*> - - "GET /a HTTP/<*>" 502 <*> "-"'),
+        ('{"status":500,"bytes":12}', '{"status":500,"bytes":<*>}'),
+        ('{"status_code": 503, "ms": 7}', '{"status_code": 503, "ms": <*>}'),
+        ("status=404 took 12", "status=404 took <*>"),
+        ("status: 200 len: 1893", "status: 200 len: <*>"),
+    ],
+)
+def test_response_status_codes_stay_literal(line: str, masked: str) -> None:
+    """A surge of 502s must be its own template, not a share of the 200s."""
+    assert _mask(line) == masked
+
+
 def test_quantity_annotations_are_stripped() -> None:
     line = "close, 1190 bytes (1.16 KB) sent, 815 bytes received"
     assert strip_annotations(line) == "close, 1190 bytes sent, 815 bytes received"

@@ -4,7 +4,8 @@ One rule set serves every log source: the rules only match shapes that are varia
 any log (addresses, numbers, hex ids, UUIDs, paths, host names, dates, durations), each
 anchored on non-word boundaries so a number glued into a word (``ee0``, ``IRQ9``) stays
 literal. Order matters: wide shapes (dates, UUIDs, IPs) are masked before the
-numbers inside them. Annotations that restate a quantity in parentheses, such as
+numbers inside them. Response status codes stay literal (see ``_NOT_A_STATUS``).
+Annotations that restate a quantity in parentheses, such as
 ``1190 bytes (1.16 KB) sent``, are removed before mining: they are optional in the same
 log statement and would otherwise change its token count.
 """
@@ -22,6 +23,16 @@ MASK = "<*>"
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
 _UNITS = r"(?:ms|us|ns|s|sec|secs|seconds|min|m|h|KB|MB|GB|TB|kB|B|K|M|G)"
+# A response status stays literal, so that a surge of 502s is its own template rather
+# than a share of the 200s: the number after an access log's request (``"GET / HTTP/1.1"
+# 502``) or after a status key (``status=502``, ``"status":502``, ``"status_code": 502``).
+# Python's look-behinds are fixed-width, hence one per shape.
+_STATUS_KEYS = ("status", "Status", "status_code", "statusCode", "code")
+_NOT_A_STATUS = r'(?<!\d" )' + "".join(
+    rf"(?<!{re.escape(key)}{sep})"
+    for key in _STATUS_KEYS
+    for sep in ("=", ": ", ":", '":', '": ', "':", "': ")
+)
 _ANNOTATION = re.compile(
     r"\s+\(\s*[-+]?\d+(?:\.\d+)?\s?(?:KB|MB|GB|TB|kB|B|K|M|G|ms|s|sec|seconds|%)\s*\)"
 )
@@ -63,7 +74,7 @@ DEFAULT_MASKS: tuple[MaskRule, ...] = (
     MaskRule(name="path", pattern=r"(?<![\w.])(?:[A-Za-z]:)?(?:[/\\][\w.\-@$~]+){2,}[/\\]?"),
     MaskRule(name="hex_id", pattern=r"(?<![\w])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}(?![\w])"),
     MaskRule(name="duration", pattern=rf"(?<![\w.])[-+]?\d+(?:\.\d+)?\s?{_UNITS}(?![\w])"),
-    MaskRule(name="number", pattern=r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?![\w])"),
+    MaskRule(name="number", pattern=rf"{_NOT_A_STATUS}(?<![\w.])[-+]?\d+(?:\.\d+)?(?![\w])"),
 )
 
 
