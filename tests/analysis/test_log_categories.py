@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.analysis.log_categories import ErrorCategory, categorise
+from vigil.analysis.log_categories import ErrorCategory, categorise, is_error_line
 
 
 @pytest.mark.parametrize(
@@ -39,6 +39,34 @@ from vigil.analysis.log_categories import ErrorCategory, categorise
 )
 def test_representative_lines(line: str, category: ErrorCategory) -> None:
     assert categorise(line) is category
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("2026-01-01 12:00:00 ERROR o.a.Pool - pool exhausted", True),
+        ('level=error msg="flush failed"', True),
+        ('{"level":"error","msg":"flush failed"}', True),
+        ("2026/01/01 12:00:00 [error] 12#0: *1 connect() failed", True),
+        ("E0501 12:00:00.000001 1 reflector.go:138] watch failed", True),
+        ("java.lang.IllegalStateException: pool closed", True),
+        ("Traceback (most recent call last):", True),
+        ("panic: runtime error: index out of range", True),
+        ("INFO no errors found in 12 files", False),
+        ("GET /api/errors 200", False),
+        ("metrics error_count=0 ok", False),
+    ],
+)
+def test_error_lines_by_level_or_shape(line: str, error: bool) -> None:
+    assert is_error_line(line) is error
+
+
+def test_only_the_start_of_a_long_line_is_looked_at() -> None:
+    """The phrases are near the start; looking at 4 KiB at most bounds the patterns' work
+    on a megabyte of upstream chatter (they backtrack on repeated words)."""
+    assert categorise("x" * 4000 + " connection refused") is ErrorCategory.CONNECTION
+    assert categorise("downstream " * 100_000 + "connection refused") is ErrorCategory.NONE
+    assert not is_error_line("downstream " * 100_000 + "ERROR")
 
 
 def test_categories_are_plain_strings() -> None:

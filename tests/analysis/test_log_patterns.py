@@ -8,6 +8,7 @@ import numpy as np
 
 from vigil.analysis.log_categories import ErrorCategory
 from vigil.analysis.log_patterns import DetectorSettings, DetectorState, LogPatternDetector
+from vigil.analysis.log_rates import RateSettings
 from vigil.analysis.log_templates import MinerSettings
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -54,6 +55,42 @@ def test_new_error_template_is_signalled_with_category_and_examples() -> None:
     assert signal.baseline_rate < 0.1
     assert signal.first_seen == T0 + timedelta(minutes=29, seconds=10)
     assert signal.examples[-1] == "dial tcp 10.0.0.2:5432: connect: connection refused"
+
+
+def test_free_text_is_no_storm_of_new_templates() -> None:
+    """Lines carrying free text (search terms) make new templates by the hundred; an odd
+    line that is no error is not news, and errors are capped per service, errors first."""
+    detector = LogPatternDetector()
+    _traffic(detector, range(0, 30))
+    words = "red blue green shoes boots jacket size small large kids women men winter summer"
+    vocabulary = [*words.split(" "), "sale", "cheap", "leather", "cotton", "wool", "navy"]
+    rng = np.random.default_rng(5)
+    at = T0 + timedelta(minutes=29, seconds=10)
+    for i in range(300):
+        query = " ".join(rng.choice(vocabulary, size=int(rng.integers(1, 8))))
+        detector.observe(at, f'INFO search q="{query}" results={i} took={i % 90}ms', "api")
+    quiet = detector.signals(T0 + timedelta(minutes=29, seconds=30))
+    # Only the shapes the miner generalised, each backed by many lines.
+    assert len(quiet) <= 5
+    assert all(s.window_count >= RateSettings().min_count for s in quiet)
+    for _ in range(300):
+        query = " ".join(rng.choice(vocabulary, size=int(rng.integers(1, 8))))
+        detector.observe(at, f'ERROR search q="{query}" failed: no parse of {query}', "api")
+    signals = detector.signals(T0 + timedelta(minutes=29, seconds=30))
+    new = [s for s in signals if s.kind == "new_template"]
+    assert len(new) == DetectorSettings().max_new
+    assert all(s.erroneous for s in new)  # errors first
+
+
+def test_one_new_error_line_is_news_one_new_info_line_is_not() -> None:
+    detector = LogPatternDetector()
+    _traffic(detector, range(0, 30))
+    at = T0 + timedelta(minutes=29, seconds=10)
+    detector.observe(at, "cache warmed with defaults", "api")
+    detector.observe(at, "java.lang.IllegalStateException: pool closed", "api")
+    (signal,) = detector.signals(T0 + timedelta(minutes=29, seconds=30))
+    assert signal.template == "java.lang.IllegalStateException: pool closed"
+    assert (signal.erroneous, signal.category) == (True, ErrorCategory.NONE)
 
 
 def test_rate_increase_is_signalled_with_rates() -> None:

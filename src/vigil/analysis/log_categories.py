@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-__all__ = ["CATEGORY_PATTERNS", "ErrorCategory", "categorise"]
+__all__ = ["CATEGORY_PATTERNS", "ErrorCategory", "categorise", "is_error_line"]
+
+_MAX_TEXT = 4096  # characters of a line looked at
 
 
 class ErrorCategory(StrEnum):
@@ -126,8 +128,26 @@ _COMPILED = tuple(
 )
 
 
+# Lines a logger marks as errors (its level), or that report a failure by their shape.
+_ERROR_LINE = re.compile(
+    r"\b(?:ERROR|ERR|FATAL|CRITICAL|CRIT|SEVERE|PANIC|EMERG)\b"
+    r"|\blevel[=:]\s*\"?(?:error|fatal|critical|panic)\b"
+    r"|\"(?:level|severity)\"\s*:\s*\"(?:error|fatal|critical|panic)\""
+    r"|\[(?:error|crit|alert|emerg)\]"
+    r"|^[EF]\d{4} "  # klog
+    r"|\w(?:Exception|Error)\b|Traceback \(most recent call last\)|^panic: ",
+)
+
+
+def is_error_line(text: str) -> bool:
+    """Whether the line is an error by its level or shape (``ERROR``, ``level=error``,
+    ``[error]``, klog's ``E0501``, an exception or traceback), whatever its category."""
+    return _ERROR_LINE.search(text[:_MAX_TEXT]) is not None
+
+
 def categorise(text: str) -> ErrorCategory:
     """The first category (in :class:`ErrorCategory` order) whose patterns match ``text``."""
+    text = text[:_MAX_TEXT]  # the phrases are near the start; bounds the regex work
     for category, regex in _COMPILED:
         if regex.search(text):
             return category

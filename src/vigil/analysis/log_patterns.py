@@ -7,8 +7,11 @@ Counts are kept under the template a line had when it was observed; when the min
 learns that a word position is a variable, :meth:`LogPatternDetector.signals` merges the
 counts of the templates that now share a key, so a template becoming more general is
 never mistaken for a new one. Each signal carries the template, its baseline and window
-rates, their ratio, the error category and a few example lines from the window (for a
-template that went quiet, its latest lines and when the last one was seen). Pure:
+rates, their ratio, the error category, whether it is an error at all, and a few example
+lines from the window (for a template that went quiet, its latest lines and when the last
+one was seen). A new template that is no error is signalled only once it has
+``min_count`` lines in the window, and at most ``max_new`` new templates per service at
+a time (errors and the busiest first), so free text in lines is not a storm. Pure:
 time is passed in; the detection service turns signals into Events.
 """
 
@@ -21,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.analysis.log_categories import ErrorCategory, categorise
+from vigil.analysis.log_categories import ErrorCategory, categorise, is_error_line
 from vigil.analysis.log_rates import RateSettings, RateShift, RateState, RateTracker
 from vigil.analysis.log_templates import (
     LogTemplateMiner,
@@ -50,6 +53,9 @@ class DetectorSettings(BaseModel):
     services: dict[str, MinerSettings] = Field(default_factory=dict)
     rates: RateSettings = RateSettings()
     examples: int = Field(default=3, ge=0)
+    # New templates signalled per service at a time, errors and the busiest first: free
+    # text in lines (search terms, user input) must not become a storm of "new" alarms.
+    max_new: int = Field(default=10, ge=0)
 
 
 class LogSignal(BaseModel):
@@ -72,6 +78,7 @@ class LogSignal(BaseModel):
     examples: tuple[str, ...]
     last_seen: datetime | None = None  # of the latest example line
     as_of: datetime | None = None  # when the signal was computed
+    erroneous: bool = False  # an error category, or an error by its level or shape
 
 
 class SourceState(BaseModel):
@@ -133,9 +140,27 @@ class LogPatternDetector:
         moment = _seconds(now)
         for service, source in sorted(self._sources.items()):
             groups, templates = self._groups(source)
-            for shift in source.rates.shifts(moment, groups):
-                found.append(self._signal(service, source, shift, (groups, templates), moment))
+            signals = [
+                self._signal(service, source, shift, (groups, templates), moment)
+                for shift in source.rates.shifts(moment, groups)
+            ]
+            found.extend(self._newsworthy(signals))
         return sorted(found, key=lambda s: (s.p_value, s.service, s.template_key))
+
+    def _newsworthy(self, signals: list[LogSignal]) -> list[LogSignal]:
+        """One service's signals, less the new templates that are not news: a new line
+        that is no error needs ``min_count`` lines in the window (one odd line is not a
+        pattern), and at most ``max_new`` new templates are kept, errors and the busiest
+        first."""
+        min_count = self.settings.rates.min_count
+        new = [
+            s
+            for s in signals
+            if s.kind == "new_template" and (s.erroneous or s.window_count >= min_count)
+        ]
+        new.sort(key=lambda s: (not s.erroneous, -s.window_count, s.template_key))
+        rest = [s for s in signals if s.kind != "new_template"]
+        return rest + new[: self.settings.max_new]
 
     def window_rate(self, service: str, template_key: str, now: datetime) -> float | None:
         """Lines per minute of a template in the window at ``now``, or None when it is no
@@ -213,6 +238,7 @@ class LogPatternDetector:
         category = categorise(template)
         if category is ErrorCategory.NONE and examples:
             category = categorise(examples[-1])
+        erroneous = category is not ErrorCategory.NONE or is_error_line(template)
         return LogSignal(
             service=service,
             kind=_KINDS[shift.kind],
@@ -229,4 +255,5 @@ class LogPatternDetector:
             examples=examples,
             last_seen=last_seen,
             as_of=datetime.fromtimestamp(now, tz=UTC),
+            erroneous=erroneous or any(is_error_line(line) for line in examples),
         )

@@ -249,7 +249,7 @@ def log_severity(signal: LogSignal) -> Severity:
     warning; a steady line that stopped (e.g. requests no longer served) is a warning."""
     if signal.kind == "rate_decrease":
         return Severity.WARNING
-    erroneous = signal.category.value != "none"
+    erroneous = signal.erroneous or signal.category.value != "none"
     return Severity.ERROR if erroneous else Severity.WARNING
 
 

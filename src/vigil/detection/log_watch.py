@@ -3,7 +3,8 @@ the patterns currently raised, and the state row to save. No I/O.
 
 New templates and rate increases are raised; a raised one that no longer signals is
 resolved. A fall of a steady template's rate (the rule is in `analysis/log_rates.py`) is
-raised too, unless the template is an error pattern (fewer errors is a recovery), and
+raised too, unless the template is an error (by category, level or shape: fewer errors is
+a recovery), and
 only when the read reached the end of what was written (a read that stopped short would
 look like lines going quiet). A raised fall stays raised while the template stays below
 half its rate before the fall, even once the quiet stretch becomes its baseline. It is
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigil.analysis.log_categories import ErrorCategory
 from vigil.analysis.log_patterns import DetectorState, LogPatternDetector, LogSignal
 from vigil.detection.alarms import RECOVERED_SHARE, EventContext, log_event
 from vigil.detection.state import StateRow
@@ -96,7 +96,7 @@ class LogWatcher:
         signals = {
             s.template_key: s
             for s in self.detector.signals(at)
-            if s.kind != _DROP or (caught_up and s.category is ErrorCategory.NONE)
+            if s.kind != _DROP or (caught_up and not s.erroneous)
         }
         events: list[Event] = []
         for key, signal in signals.items():
