@@ -239,3 +239,15 @@ def test_a_pass_repeated_later_finds_the_same_events() -> None:
     (ended_again,) = other.take([], EventContext("default", later + timedelta(minutes=1)))
     assert ended.status is EventStatus.RESOLVED
     assert ended_again.ingest_id == ended.ingest_id != first[0].ingest_id
+
+
+def test_a_line_from_the_future_happened_now() -> None:
+    """A wrong clock or zone on the writer's side must not put lines hours ahead, where
+    they would hide from the window and stop old counts from being pruned."""
+    watcher = LogWatcher(WATCH, SETTINGS)
+    now = T0 + timedelta(minutes=60)
+    watcher.take(_served(T0, 60), EventContext("default", now))
+    ahead = LogLine(datetime(2099, 1, 1, tzinfo=UTC), "ERROR disk controller reset")
+    (event,) = watcher.take([ahead], EventContext("default", now))
+    assert event.raw["kind"] == "new_template"
+    assert event.ts == now

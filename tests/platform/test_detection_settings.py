@@ -50,3 +50,8 @@ def test_invalid_configurations_are_refused() -> None:
         LogWatch(service="checkout")
     with pytest.raises(ValidationError, match="need `loki_url`"):
         DetectionSettings(logs=[LogWatch(service="c", loki_selector='{app="c"}')])
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        LogWatch(service="c", path=Path("/var/log/c.log"), timezone="Mars/Olympus")
+    assert LogWatch(service="c", path=Path("/x"), timezone="Europe/Berlin").zone.key == (
+        "Europe/Berlin"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from vigil.telemetry.logfiles import FileCursor, leading_time, tail_file
 
@@ -102,3 +103,17 @@ def test_leading_time_formats() -> None:
     )
     assert leading_time("INFO 2026-11-21T12:00:00Z") is None
     assert leading_time("2026-13-45T12:00:00Z bad month") is None
+
+
+def test_times_without_a_zone_are_in_the_given_zone(tmp_path: Path) -> None:
+    new_york = ZoneInfo("America/New_York")
+    assert leading_time("2026-11-21 07:00:00,5 INFO x", new_york) == datetime(
+        2026, 11, 21, 12, 0, 0, 500000, tzinfo=UTC
+    )
+    assert leading_time("2026-11-21T07:00:00+01:00 x", new_york) == datetime(
+        2026, 11, 21, 6, tzinfo=UTC
+    )  # a zone in the line wins
+    log = tmp_path / "app.log"
+    log.write_text("2026-07-01 14:00:00 INFO summer\n")
+    (line,) = tail_file(log, FileCursor(), zone=ZoneInfo("Europe/Berlin")).lines
+    assert line.ts == datetime(2026, 7, 1, 12, tzinfo=UTC)  # CEST, UTC+2

@@ -34,6 +34,7 @@ __all__ = ["LogWatcher"]
 
 _DROP = "rate_decrease"
 _RAISE = "raise"  # key of a raised signal's number in `raised`
+_CLOCK_SKEW = timedelta(minutes=5)  # a line's time may be this far ahead of the pass
 
 
 def _is_drop(saved: dict[str, Any]) -> bool:
@@ -88,9 +89,12 @@ class LogWatcher:
         """Observe the new lines, then raise and resolve patterns as of `until` (the time up
         to which the store is complete; default the pass). `caught_up`: the read reached
         the end of what was written, so silence in it means silence."""
+        latest = ctx.now + _CLOCK_SKEW
         for line in lines:
             text = line.line.replace("\x00", "")  # Postgres JSON refuses NUL characters
-            self.detector.observe(line.ts or ctx.now, text, self.watch.service)
+            # A time ahead of the pass is a wrong clock or zone: the line happened now.
+            ts = line.ts if line.ts is not None and line.ts <= latest else ctx.now
+            self.detector.observe(ts, text, self.watch.service)
         at = min(until or ctx.now, ctx.now)
         self._forget_recoveries(at)
         signals = {

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -304,7 +304,8 @@ class DetectionService:
     ) -> list[Event]:
         path, selector = watcher.watch.path, watcher.watch.loki_selector
         if path is not None:
-            chunk, caught_up = await asyncio.to_thread(_tail, path, watcher.file_cursor)
+            cursor, zone = watcher.file_cursor, watcher.watch.zone
+            chunk, caught_up = await asyncio.to_thread(_tail, path, cursor, zone)
             if chunk.failure is not None:
                 report.failures.append(chunk.failure)
                 return []
@@ -331,9 +332,9 @@ class DetectionService:
         return [w.watch.name for w in self._metrics] + [w.watch.key for w in self._logs]
 
 
-def _tail(path: Path, cursor: FileCursor) -> tuple[FileChunk, bool]:
+def _tail(path: Path, cursor: FileCursor, zone: tzinfo) -> tuple[FileChunk, bool]:
     """The next chunk of a log file, and whether it reached the end of what was written."""
-    chunk = tail_file(path, cursor)
+    chunk = tail_file(path, cursor, zone=zone)
     if chunk.failure is not None:
         return chunk, False
     try:

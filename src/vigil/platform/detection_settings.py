@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["DetectionSettings", "LogWatch", "MetricGateSettings", "MetricWatch"]
 
@@ -48,6 +49,25 @@ class LogWatch(_Model):
     service: str = Field(min_length=1, max_length=255)
     path: Path | None = None
     loki_selector: str | None = None
+    # The zone of a file's line times that name none (loggers write local time by
+    # default): an IANA name such as "Europe/Berlin", or "UTC".
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {name!r} (an IANA name, e.g. Europe/Berlin)"
+            ) from None
+        return name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone of line times that name none."""
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _one_source(self) -> LogWatch:

@@ -2,8 +2,8 @@
 
 Reading is blocking file I/O; async callers run :func:`tail_file` on a thread. Only
 complete lines are returned: a line still being written stays for the next read. A line
-that starts with an ISO-8601 time gets that time (UTC when it names no zone); others
-get ``None`` and the caller stamps them with the time it read them.
+that starts with an ISO-8601 time gets that time (in the given zone when it names none);
+others get ``None`` and the caller stamps them with the time it read them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,8 +55,9 @@ class FileChunk:
     failure: str | None = None
 
 
-def leading_time(line: str) -> datetime | None:
-    """The ISO-8601 time a line starts with, as aware UTC, or None."""
+def leading_time(line: str, zone: tzinfo = UTC) -> datetime | None:
+    """The ISO-8601 time a line starts with, as aware UTC, or None; a time that names no
+    zone is in ``zone`` (the writer's local time, UTC by default)."""
     match = _LEADING_TIME.match(line)
     if match is None:
         return None
@@ -68,23 +69,26 @@ def leading_time(line: str) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return (moment.replace(tzinfo=zone) if moment.tzinfo is None else moment).astimezone(UTC)
 
 
-def tail_file(path: Path, cursor: FileCursor, max_bytes: int = _MAX_BYTES) -> FileChunk:
+def tail_file(
+    path: Path, cursor: FileCursor, max_bytes: int = _MAX_BYTES, zone: tzinfo = UTC
+) -> FileChunk:
     """Complete lines written to `path` after `cursor` (at most about `max_bytes`).
 
     When `path` is another file than the cursor's (renamed away by a rotation), the rest
     of the old file is read first, found by its inode next to `path` (``app.log.1``,
     ``app.log-20261122``; a compressed one is gone for good). When the bytes before the
     offset are no longer those read (truncated, then written past the old offset before
-    this read), the file is read again from its start.
+    this read), the file is read again from its start. Lines' times that name no zone
+    are in ``zone``.
     """
     try:
         with path.open("rb") as handle:
             stat = os.fstat(handle.fileno())
             if cursor.inode and stat.st_ino != cursor.inode:
-                rest = _rotated_rest(path, cursor, max_bytes, stat.st_dev)
+                rest = _rotated_rest(path, cursor, max_bytes, stat.st_dev, zone)
                 if rest is not None:
                     return rest
             restarted = stat.st_ino != cursor.inode or not _continues(handle, stat, cursor)
@@ -94,7 +98,7 @@ def tail_file(path: Path, cursor: FileCursor, max_bytes: int = _MAX_BYTES) -> Fi
     except OSError as exc:
         return FileChunk([], cursor, failure=f"{path}: {type(exc).__name__}: {exc.strerror or exc}")
     start = FileCursor(stat.st_ino, 0) if restarted else cursor
-    return _chunk(data, start, max_bytes, restarted and cursor.inode != 0)
+    return _chunk(data, start, max_bytes, restarted and cursor.inode != 0, zone)
 
 
 def _continues(handle: BinaryIO, stat: os.stat_result, cursor: FileCursor) -> bool:
@@ -108,7 +112,9 @@ def _continues(handle: BinaryIO, stat: os.stat_result, cursor: FileCursor) -> bo
     return handle.read(len(mark)) == mark
 
 
-def _rotated_rest(path: Path, cursor: FileCursor, max_bytes: int, device: int) -> FileChunk | None:
+def _rotated_rest(
+    path: Path, cursor: FileCursor, max_bytes: int, device: int, zone: tzinfo
+) -> FileChunk | None:
     """The unread end of the cursor's file, renamed away from `path`; None when it is not
     found or was read to its end (then the new file is read from its start)."""
     for count, sibling in enumerate(path.parent.iterdir()):
@@ -131,11 +137,13 @@ def _rotated_rest(path: Path, cursor: FileCursor, max_bytes: int, device: int) -
             return None
         if len(data) < max_bytes and not data.endswith(b"\n"):
             data += b"\n"  # the old file is complete: its last line is too
-        return _chunk(data, cursor, max_bytes, False)
+        return _chunk(data, cursor, max_bytes, False, zone)
     return None
 
 
-def _chunk(data: bytes, start: FileCursor, max_bytes: int, restarted: bool) -> FileChunk:
+def _chunk(
+    data: bytes, start: FileCursor, max_bytes: int, restarted: bool, zone: tzinfo
+) -> FileChunk:
     """The complete lines of `data` (read at `start`) and the cursor after them."""
     end = data.rfind(b"\n")
     if end < 0 and len(data) >= max_bytes:  # one overlong line: take it, cut
@@ -144,7 +152,7 @@ def _chunk(data: bytes, start: FileCursor, max_bytes: int, restarted: bool) -> F
         return FileChunk([], start, restarted)
     complete = data[: end + 1]
     lines = [
-        LogLine(leading_time(text), text)
+        LogLine(leading_time(text, zone), text)
         for raw in complete.splitlines()
         if (text := raw.decode("utf-8", errors="replace").rstrip("\r"))
     ]
