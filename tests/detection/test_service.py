@@ -329,6 +329,40 @@ async def test_log_file_watch_reads_from_its_offset(
     assert "checkout.log" in failure
 
 
+async def test_a_log_file_backlog_is_caught_up_and_judged_where_its_lines_end(
+    make_runtime: MakeRuntime, clock: FakeClock, tmp_path: Path
+) -> None:
+    """More backlog than a pass may read (log_file_read_bytes): read on over the next
+    passes, each judged at its newest line, so errors in the backlog are raised when read
+    (judged at "now", the window would hold none of the lines read)."""
+    log = tmp_path / "api.log"
+    start = T0 - timedelta(minutes=40)
+    with log.open("w") as handle:
+        for i in range(40 * 60):
+            at = start + timedelta(seconds=i)
+            handle.write(f"{at.isoformat()} INFO GET /api/items/{i % 50} 200\n")
+            if i >= 20 * 60 and i % 10 == 0:  # from 20 minutes in, an error every 10 s
+                handle.write(f"{at.isoformat()} ERROR dial tcp 10.0.0.7:5432: refused\n")
+    detection = {"logs": [{"service": "api", "path": str(log)}], "log_file_read_bytes": 40_000}
+    runtime = await make_runtime(detection=detection)
+    assert runtime.detection is not None
+    raised: list[tuple[int, Event]] = []
+    caught_up_at = None
+    for minute in range(12):
+        clock.set(T0 + timedelta(minutes=minute))
+        report = await runtime.detection.run_once(clock.now())
+        assert report.failures == []
+        raised += [(minute, e) for e in report.events if e.status.value == "firing"]
+        (watcher,) = runtime.detection._logs
+        if caught_up_at is None and watcher.file_cursor.offset == log.stat().st_size:
+            caught_up_at = minute
+    assert caught_up_at is not None
+    assert caught_up_at >= 3  # the backlog took several passes
+    ((minute, event),) = [(m, e) for m, e in raised if "refused" in e.title]
+    assert minute < caught_up_at  # raised while the reads were still behind
+    assert event.ts == start + timedelta(minutes=20)
+
+
 def _query_starts(prometheus: FakeTelemetryServer) -> list[float]:
     return [float(p["start"]) for path, p in prometheus.requests if path == "/api/v1/query_range"]
 

@@ -27,7 +27,7 @@ from vigil.platform.clock import Clock
 from vigil.platform.db import Database
 from vigil.platform.detection_settings import DetectionSettings
 from vigil.platform.settings import Settings
-from vigil.telemetry.logfiles import FileChunk, FileCursor, tail_file
+from vigil.telemetry.logfiles import FileChunk, FileCursor, LogLine, tail_file
 from vigil.telemetry.loki import LokiClient
 from vigil.telemetry.prometheus import PrometheusClient
 
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # Unread bytes past a file's new offset that still count as caught up (a line being
 # written); more means the read stopped short of a backlog.
 _CAUGHT_UP_BYTES = 64 << 10
+_CHUNK_BYTES = 4 << 20  # one read of a log file
 
 _W = TypeVar("_W", MetricWatcher, LogWatcher)
 
@@ -268,7 +269,8 @@ class DetectionService:
         if result.failure is not None:
             report.failures.append(result.failure.message())
             return []
-        events = watcher.take(result.series, window, ctx)
+        # Detection is CPU work: off the event loop, which serves the API meanwhile.
+        events = await asyncio.to_thread(watcher.take, result.series, window, ctx)
         report.held_back.extend(watcher.misses())
         return events
 
@@ -305,12 +307,18 @@ class DetectionService:
         path, selector = watcher.watch.path, watcher.watch.loki_selector
         if path is not None:
             cursor, zone = watcher.file_cursor, watcher.watch.zone
-            chunk, caught_up = await asyncio.to_thread(_tail, path, cursor, zone)
+            budget = self.settings.log_file_read_bytes
+            chunk, caught_up = await asyncio.to_thread(_tail, path, cursor, zone, budget)
             if chunk.failure is not None:
                 report.failures.append(chunk.failure)
                 return []
             watcher.file_cursor = chunk.cursor
-            return watcher.take(chunk.lines, ctx, caught_up=caught_up)
+            # A read that stopped short of a backlog is judged where its lines end.
+            stamps = [line.ts for line in chunk.lines if line.ts is not None]
+            until = None if caught_up or not stamps else max(stamps)
+            return await asyncio.to_thread(
+                watcher.take, chunk.lines, ctx, caught_up=caught_up, until=until
+            )
         loki = self._clients.loki
         if selector is None or loki is None:
             return []
@@ -325,22 +333,39 @@ class DetectionService:
         # Rates are judged where the lines are complete: the end of the window (the delay
         # is left out), or where a read cut short stopped.
         caught_up = result.ok and result.complete
-        return watcher.take(result.lines, ctx, caught_up=caught_up, until=result.read_until)
+        return await asyncio.to_thread(
+            watcher.take, result.lines, ctx, caught_up=caught_up, until=result.read_until
+        )
 
     def watch_names(self) -> Sequence[str]:
         """The configured watches, for status output."""
         return [w.watch.name for w in self._metrics] + [w.watch.key for w in self._logs]
 
 
-def _tail(path: Path, cursor: FileCursor, zone: tzinfo) -> tuple[FileChunk, bool]:
-    """The next chunk of a log file, and whether it reached the end of what was written."""
-    chunk = tail_file(path, cursor, zone=zone)
-    if chunk.failure is not None:
-        return chunk, False
+def _tail(path: Path, cursor: FileCursor, zone: tzinfo, budget: int) -> tuple[FileChunk, bool]:
+    """The lines of a log file after `cursor`, read on until its end or `budget` bytes,
+    and whether the read reached the end of what was written."""
+    lines: list[LogLine] = []
+    restarted = False
+    read = 0
+    while read < budget:
+        chunk = tail_file(path, cursor, min(_CHUNK_BYTES, budget - read), zone)
+        if chunk.failure is not None:
+            if not lines:
+                return chunk, False
+            break  # keep what was read; the next pass goes on from there
+        lines.extend(chunk.lines)
+        restarted = restarted or chunk.restarted
+        moved = chunk.cursor != cursor
+        read += chunk.cursor.offset - (0 if chunk.restarted else cursor.offset)
+        cursor = chunk.cursor
+        if not moved or not chunk.lines:
+            break
+    chunk = FileChunk(lines, cursor, restarted)
     try:
         stat = path.stat()
     except OSError:
         return chunk, False
-    if stat.st_ino != chunk.cursor.inode:  # the rest of a rotated file: the new one waits
-        return chunk, False
+    if stat.st_ino != chunk.cursor.inode or read >= budget:
+        return chunk, False  # the new file after a rotated one waits, or the budget ran out
     return chunk, stat.st_size - chunk.cursor.offset < _CAUGHT_UP_BYTES

@@ -101,6 +101,9 @@ class DetectionSettings(_Model):
     # per watch and pass; a stream busier than that catches up over later passes.
     loki_page_lines: int = Field(default=5000, ge=1)
     loki_max_pages: int = Field(default=20, ge=1)
+    # Bytes of a log file read per watch and pass, at most; a bigger backlog is caught up
+    # over the next passes.
+    log_file_read_bytes: int = Field(default=32 << 20, ge=1)
     # A series without a point for this long (a pod gone, a label set renamed) is no
     # longer watched: its slot under max_series and its saved state are freed, and an
     # anomaly or capacity warning raised on it is closed ("series gone").
