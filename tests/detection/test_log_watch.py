@@ -251,3 +251,31 @@ def test_a_line_from_the_future_happened_now() -> None:
     (event,) = watcher.take([ahead], EventContext("default", now))
     assert event.raw["kind"] == "new_template"
     assert event.ts == now
+
+
+def test_a_backlog_of_lines_without_time_is_spread_over_the_stop() -> None:
+    """Lines that do not say when they happened were written since the last read: after
+    twenty minutes down, the backlog is spread over them, not one surge at the pass."""
+    watcher = LogWatcher(WATCH, SETTINGS)
+
+    def minute_of_lines(n: int) -> list[LogLine]:
+        return [LogLine(None, f"GET /api/items/{i % 13} 200 in {i % 9}ms") for i in range(n)]
+
+    for minute in range(40):
+        now = T0 + timedelta(minutes=minute, seconds=59)
+        assert watcher.take(minute_of_lines(60), EventContext("default", now)) == []
+    backlog = [line for _ in range(20) for line in minute_of_lines(60)]
+    now = T0 + timedelta(minutes=60, seconds=59)
+    assert watcher.take(backlog, EventContext("default", now)) == []
+    # Stamped at the pass, the same backlog is a twenty-fold surge.
+    stamped = LogWatcher(WATCH, SETTINGS)
+    for minute in range(40):
+        lines = [
+            LogLine(T0 + timedelta(minutes=minute, seconds=s), x.line)
+            for s, x in enumerate(minute_of_lines(60))
+        ]
+        stamped.take(lines, EventContext("default", T0 + timedelta(minutes=minute, seconds=59)))
+    at_once = [LogLine(now, x.line) for x in backlog]
+    assert [e.raw["kind"] for e in stamped.take(at_once, EventContext("default", now))] == [
+        "rate_increase"
+    ]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from vigil.telemetry.logfiles import FileCursor, leading_time, tail_file
+from vigil.telemetry.logfiles import FileCursor, first_cursor, leading_time, tail_file
 
 
 def test_reads_complete_lines_from_the_offset(tmp_path: Path) -> None:
@@ -117,3 +117,40 @@ def test_times_without_a_zone_are_in_the_given_zone(tmp_path: Path) -> None:
     log.write_text("2026-07-01 14:00:00 INFO summer\n")
     (line,) = tail_file(log, FileCursor(), zone=ZoneInfo("Europe/Berlin")).lines
     assert line.ts == datetime(2026, 7, 1, 12, tzinfo=UTC)  # CEST, UTC+2
+
+
+def test_a_new_watch_on_untimed_lines_starts_at_the_end(tmp_path: Path) -> None:
+    """Lines of unknown age would all look like they happened now: only new ones count."""
+    log = tmp_path / "access.log"
+    log.write_text("".join(f'10.0.0.{i % 9} - - "GET /a HTTP/1.1" 200 {i}\n' for i in range(500)))
+    cursor = first_cursor(log)
+    assert cursor.offset == log.stat().st_size
+    assert tail_file(log, cursor).lines == []
+    with log.open("a") as handle:
+        handle.write('10.0.0.1 - - "GET /b HTTP/1.1" 502 0\npartial')
+    assert [x.line for x in tail_file(log, cursor).lines] == [
+        '10.0.0.1 - - "GET /b HTTP/1.1" 502 0'
+    ]
+
+
+def test_a_new_watch_on_timed_lines_starts_at_the_lookback(tmp_path: Path) -> None:
+    """History that says when it happened makes the baseline; none older than the
+    lookback is read, however long the file (found by bisection, not by reading)."""
+    log = tmp_path / "app.log"
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    with log.open("w") as handle:
+        for i in range(10 * 8640):  # ten days, a line every 10 s
+            handle.write(f"{(start + timedelta(seconds=10 * i)).isoformat()} INFO tick {i}\n")
+    since = start + timedelta(days=10) - timedelta(hours=1)
+    cursor = first_cursor(log, since=since)
+    assert 0 < cursor.offset < log.stat().st_size
+    lines = []
+    chunk = tail_file(log, cursor)
+    while chunk.lines:
+        lines += chunk.lines
+        chunk = tail_file(log, chunk.cursor)
+    stamps = [x.ts for x in lines if x.ts is not None]
+    assert since - timedelta(hours=3) <= stamps[0] <= since  # within one probe of it
+    assert stamps[-1] == start + timedelta(seconds=10 * (10 * 8640 - 1))
+    assert first_cursor(log) == FileCursor()  # no lookback: the whole history
+    assert first_cursor(tmp_path / "missing.log") == FileCursor()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vigil.analysis.log_patterns import DetectorState, LogPatternDetector, LogSignal
@@ -63,6 +63,7 @@ class LogWatcher:
     # Templates back from a fall: key -> [rate before the fall, until when (epoch s)].
     recovered: dict[str, list[float]] = field(default_factory=dict)
     raises: int = 0  # raises so far: numbers each one, for its events' ingest ids
+    last_read: float | None = None  # when the last lines were taken (epoch s)
 
     @property
     def key(self) -> str:
@@ -89,12 +90,10 @@ class LogWatcher:
         """Observe the new lines, then raise and resolve patterns as of `until` (the time up
         to which the store is complete; default the pass). `caught_up`: the read reached
         the end of what was written, so silence in it means silence."""
-        latest = ctx.now + _CLOCK_SKEW
-        for line in lines:
+        for line, ts in zip(lines, self._times(lines, ctx.now), strict=True):
             text = line.line.replace("\x00", "")  # Postgres JSON refuses NUL characters
-            # A time ahead of the pass is a wrong clock or zone: the line happened now.
-            ts = line.ts if line.ts is not None and line.ts <= latest else ctx.now
             self.detector.observe(ts, text, self.watch.service)
+        self.last_read = ctx.now.timestamp()
         at = min(until or ctx.now, ctx.now)
         self._forget_recoveries(at)
         signals = {
@@ -115,6 +114,26 @@ class LogWatcher:
         for key in sorted(set(self.raised) - set(signals)):
             events.extend(self._calmed(key, ctx, at, caught_up))
         return events
+
+    def _times(self, lines: list[LogLine], now: datetime) -> list[datetime]:
+        """When each line happened: its own time, unless that is ahead of the pass (a
+        wrong clock or zone: then now); a line that does not say was written since the
+        last read, so such lines are spread evenly over that stretch in their order (a
+        backlog after a stop is not one burst at the pass's time)."""
+        latest = now + _CLOCK_SKEW
+        untimed = sum(line.ts is None for line in lines)
+        since = self.last_read
+        step = (now.timestamp() - since) / untimed if untimed and since is not None else 0.0
+        times, j = [], 0
+        for line in lines:
+            if line.ts is not None:
+                times.append(line.ts if line.ts <= latest else now)
+            elif step > 0 and since is not None:
+                j += 1
+                times.append(datetime.fromtimestamp(since + step * j, tz=UTC))
+            else:
+                times.append(now)
+        return times
 
     def _signalled(self, key: str, signal: LogSignal, ctx: EventContext) -> list[Event]:
         """Raise `signal` unless already raised; a raised rise that now falls ends first."""
@@ -190,6 +209,7 @@ class LogWatcher:
             "raised": self.raised,
             "recovered": self.recovered,
             "raises": self.raises,
+            "last_read": self.last_read,
         }
         return StateRow(self.key, "log", self.watch.service, {"service": self.watch.service}, state)
 
@@ -205,3 +225,4 @@ class LogWatcher:
         recovered = state.get("recovered") or {}
         self.recovered = {k: [float(v[0]), float(v[1])] for k, v in recovered.items()}
         self.raises = int(state.get("raises", 0))
+        self.last_read = state.get("last_read")

@@ -27,7 +27,7 @@ from vigil.platform.clock import Clock
 from vigil.platform.db import Database
 from vigil.platform.detection_settings import DetectionSettings
 from vigil.platform.settings import Settings
-from vigil.telemetry.logfiles import FileChunk, FileCursor, LogLine, tail_file
+from vigil.telemetry.logfiles import FileChunk, FileCursor, LogLine, first_cursor, tail_file
 from vigil.telemetry.loki import LokiClient
 from vigil.telemetry.prometheus import PrometheusClient
 
@@ -306,7 +306,11 @@ class DetectionService:
     ) -> list[Event]:
         path, selector = watcher.watch.path, watcher.watch.loki_selector
         if path is not None:
-            cursor, zone = watcher.file_cursor, watcher.watch.zone
+            zone = watcher.watch.zone
+            if watcher.file_cursor == FileCursor():  # a new watch: where to start
+                since = ctx.now - timedelta(seconds=self.settings.initial_lookback_seconds)
+                watcher.file_cursor = await asyncio.to_thread(first_cursor, path, zone, since)
+            cursor = watcher.file_cursor
             budget = self.settings.log_file_read_bytes
             chunk, caught_up = await asyncio.to_thread(_tail, path, cursor, zone, budget)
             if chunk.failure is not None:

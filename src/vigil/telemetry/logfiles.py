@@ -15,10 +15,11 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["FileChunk", "FileCursor", "LogLine", "leading_time", "tail_file"]
+__all__ = ["FileChunk", "FileCursor", "LogLine", "first_cursor", "leading_time", "tail_file"]
 
 _MAX_BYTES = 4 << 20
 _MARK_BYTES = 32
+_PROBE_BYTES = 64 << 10  # the end of a file looked at for its last line
 _MAX_SIBLINGS = 1000  # files looked at next to a rotated log to find its old one
 _LEADING_TIME = re.compile(
     r"^\s*\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
@@ -99,6 +100,67 @@ def tail_file(
         return FileChunk([], cursor, failure=f"{path}: {type(exc).__name__}: {exc.strerror or exc}")
     start = FileCursor(stat.st_ino, 0) if restarted else cursor
     return _chunk(data, start, max_bytes, restarted and cursor.inode != 0, zone)
+
+
+def first_cursor(path: Path, zone: tzinfo = UTC, since: datetime | None = None) -> FileCursor:
+    """Where a new watch starts on an existing file. When its lines say when they
+    happened, at the first line from ``since`` on (found by bisection: the history can be
+    placed in time and makes the baseline; none older is read); else at its end (lines of
+    unknown age would all look like they happened now)."""
+    try:
+        with path.open("rb") as handle:
+            stat = os.fstat(handle.fileno())
+            last = _line_at(handle, max(0, stat.st_size - _PROBE_BYTES), stat.st_size, last=True)
+            if last is None:
+                return FileCursor()
+            if leading_time(last[1], zone) is None:
+                return FileCursor(stat.st_ino, last[0], last[2])
+            if since is None:
+                return FileCursor()
+            return _bisect(handle, stat, zone, since)
+    except OSError:
+        return FileCursor()  # the read itself will report the failure
+
+
+def _line_at(
+    handle: BinaryIO, start: int, size: int, *, last: bool = False
+) -> tuple[int, str, str] | None:
+    """The first line that begins after ``start`` (or, with ``last``, the last complete
+    line before ``size``), within a probe's reach: the offset a cursor takes (before that
+    line, or after the last one), the line's text, and the mark of the bytes before."""
+    handle.seek(start)
+    data = handle.read(min(_PROBE_BYTES, size - start))
+    if last:
+        end = data.rfind(b"\n")
+        if end < 0:
+            return None
+        begin, after = data.rfind(b"\n", 0, end) + 1, end + 1
+    else:
+        begin = 0 if start == 0 else data.find(b"\n") + 1
+        end = data.find(b"\n", begin)
+        if (start > 0 and begin == 0) or end < 0:
+            return None
+        after = begin
+    text = data[begin:end].rstrip(b"\r").decode("utf-8", errors="replace")
+    return start + after, text, data[max(0, after - _MARK_BYTES) : after].hex()
+
+
+def _bisect(handle: BinaryIO, stat: os.stat_result, zone: tzinfo, since: datetime) -> FileCursor:
+    """The cursor before the first line stamped ``since`` or later (lines in time order;
+    a line without a time counts as old)."""
+    low, high = 0, stat.st_size
+    while high - low > _PROBE_BYTES:
+        mid = (low + high) // 2
+        found = _line_at(handle, mid, stat.st_size)
+        moment = leading_time(found[1], zone) if found is not None else None
+        if moment is not None and moment >= since:
+            high = mid
+        else:
+            low = mid
+    if low == 0:
+        return FileCursor()
+    found = _line_at(handle, low, stat.st_size)
+    return FileCursor() if found is None else FileCursor(stat.st_ino, found[0], found[2])
 
 
 def _continues(handle: BinaryIO, stat: os.stat_result, cursor: FileCursor) -> bool:
