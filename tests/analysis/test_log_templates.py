@@ -100,3 +100,20 @@ def test_cluster_count_is_bounded() -> None:
     for i in range(40):
         miner.add(" ".join(["alpha", "beta", "gamma"][: 1 + i % 3] * (1 + i)))
     assert miner.cluster_count == 5
+
+
+def test_a_restored_miner_evicts_the_least_recently_used_cluster_as_before() -> None:
+    def run(restore: bool) -> int:
+        miner = LogTemplateMiner(MinerSettings(max_clusters=4))
+        miner.add("payment settled for order")  # made first, used again last
+        for line in ("alpha one two three", "bravo four five six seven", "charlie x y"):
+            miner.add(line)
+        miner.add("payment settled for order")
+        if restore:
+            miner = LogTemplateMiner.restore(
+                MinerState.model_validate_json(miner.snapshot().model_dump_json())
+            )
+        miner.add("delta brand new line here now")  # evicts the least recently used
+        return miner.add("payment settled for order").cluster_id
+
+    assert run(restore=True) == run(restore=False) == 1

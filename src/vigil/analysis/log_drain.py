@@ -125,11 +125,23 @@ def _node(data: dict[str, Any]) -> Node:
     return node
 
 
+def _lru_order(cache: Any) -> list[int]:
+    """Cluster ids, least recently used first. A bounded drain keeps its clusters in a
+    cachetools ``LRUCache``, whose iteration is insertion order and whose use order is
+    private: it is read when present (cachetools 4 and 5), so that a restored drain
+    evicts the same clusters as the saved one would have."""
+    order = getattr(cache, "_LRUCache__order", None)
+    if order is not None and set(order) == set(cache):
+        return list(order)
+    return list(cache)
+
+
 def drain_state(drain: Drain) -> DrainState:
-    """A snapshot of ``drain``'s clusters and prefix tree."""
+    """A snapshot of ``drain``'s clusters (least recently used first) and prefix tree."""
+    by_id = drain.id_to_cluster
     clusters = tuple(
         ClusterState(cluster_id=c.cluster_id, tokens=tuple(c.log_template_tokens), size=c.size)
-        for c in drain.id_to_cluster.values()
+        for c in (by_id[i] for i in _lru_order(by_id))
     )
     return DrainState(
         clusters=clusters, counter=drain.clusters_counter, tree=_node_data(drain.root_node)
