@@ -66,6 +66,21 @@ def test_one_burst_in_the_baseline_does_not_hide_a_rise() -> None:
     assert shift.baseline_rate < 2.0
 
 
+def test_an_hourly_batch_is_its_habit_and_a_bigger_one_a_rise() -> None:
+    """A job that logs 50 lines at the top of each hour: its previous run is the only
+    busy bucket of the baseline, and the next run is like it, not a rise."""
+    for size, rises in ((50, False), (400, True)):
+        tracker = RateTracker()
+        _steady(tracker, {"requests": 12.0}, range(0, 125))
+        for hour in (0, 1):
+            for i in range(50):
+                tracker.add("batch", hour * 60 * MINUTE + i)
+        for i in range(size):
+            tracker.add("batch", 120 * MINUTE + i * 50 / size)
+        found = [s.key for s in tracker.shifts(124 * MINUTE)]
+        assert ("batch" in found) is rises, size
+
+
 def test_groups_merge_keys() -> None:
     tracker = RateTracker()
     _steady(tracker, {"a": 6.0, "b": 6.0}, range(0, 60))
