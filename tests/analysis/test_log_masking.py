@@ -29,6 +29,7 @@ def _mask(text: str) -> str:
         ("at 04:30:31,458 tick", "at <*> tick"),
         ("id c8a3f21b77 blk", "id <*> blk"),
         ("request #372 for blk_-6952", "request #<*> for blk_-<*>"),
+        ("I0501 12:00:00.000001 1 reflector.go:138] ok", "I<*> <*> <*> reflector.go:<*>] ok"),
     ],
 )
 def test_variables_are_masked(line: str, masked: str) -> None:

@@ -64,6 +64,8 @@ DEFAULT_MASKS: tuple[MaskRule, ...] = (
     ),
     MaskRule(name="ip", pattern=r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?![\w.])"),
     MaskRule(name="hex", pattern=r"(?<![\w])0[xX][0-9a-fA-F]+(?![\w])"),
+    # klog's header date, glued to its level letter: ``I0501 12:00:00.000000 ...``.
+    MaskRule(name="klog_date", pattern=r"(?<=^[IWEF])\d{4}(?=\s)"),
     MaskRule(name="time", pattern=r"(?<![\w:])\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?![\w:])"),
     MaskRule(
         name="host",
