@@ -35,6 +35,35 @@ from vigil.analysis.log_categories import ErrorCategory, categorise, is_error_li
         ("circuit breaker 'payments' is OPEN", ErrorCategory.DEPENDENCY),
         ("PacketResponder 1 for block blk_38865049064139660 terminating", ErrorCategory.NONE),
         ("sent 401 bytes to port 503", ErrorCategory.NONE),
+        # Access logs: the status after the request.
+        ('1.2.3.4 - - [x] "GET /api/orders HTTP/1.1" 502 157 "-" "curl"', ErrorCategory.DEPENDENCY),
+        ('1.2.3.4 - - [x] "GET /api/orders HTTP/1.1" 504 167 "-" "curl"', ErrorCategory.TIMEOUT),
+        ('1.2.3.4 - - [x] "POST /login HTTP/1.1" 401 0 "-" "curl"', ErrorCategory.AUTH),
+        ('1.2.3.4 - - [x] "GET /api/v1/certificates HTTP/1.1" 200 512', ErrorCategory.NONE),
+        # Postgres, Java, Python, Go, Kubernetes.
+        ('FATAL:  no pg_hba.conf entry for host "10.0.0.5", user "app"', ErrorCategory.AUTH),
+        ("FATAL:  sorry, too many clients already", ErrorCategory.CONNECTION),
+        ("AccessDeniedException: Access is denied", ErrorCategory.AUTH),
+        ("io.jsonwebtoken.ExpiredJwtException: JWT expired at 2024-05-01", ErrorCategory.AUTH),
+        ("rpc error: code = PermissionDenied desc = caller lacks role", ErrorCategory.AUTH),
+        ("rpc error: code = Unauthenticated desc = invalid token", ErrorCategory.AUTH),
+        ("Error 111 connecting to redis:6379. Connection refused.", ErrorCategory.CONNECTION),
+        ("Connection to db:5432 refused. Check the host name", ErrorCategory.CONNECTION),
+        ("Failed to initialize pool: Communications link failure", ErrorCategory.CONNECTION),
+        (
+            "http: TLS handshake error from 10.0.0.9:4123: tls: bad certificate",
+            ErrorCategory.CERTIFICATE,
+        ),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", ErrorCategory.CERTIFICATE),
+        ('could not translate host name "db" to address', ErrorCategory.DNS),
+        # Settings and routine lines that only look like failures.
+        ("GET https://10.96.0.1/api/v1/pods?timeout=32s 200 OK in 12 ms", ErrorCategory.NONE),
+        ('level=info msg="config loaded" read_timeout=30s', ErrorCategory.NONE),
+        ("HikariConfig : connectionTimeout.........30000", ErrorCategory.NONE),
+        ('cert-manager "msg"="issuing certificate" "resource_name"="web-tls"', ErrorCategory.NONE),
+        ('level=info msg="Certificate valid" expires_in=720h', ErrorCategory.NONE),
+        ('level=info msg="connection closed by client" remote=10.0.0.3', ErrorCategory.NONE),
+        ('{"level":"info","status":200,"bytes":401,"code":"ok"}', ErrorCategory.NONE),
     ],
 )
 def test_representative_lines(line: str, category: ErrorCategory) -> None:

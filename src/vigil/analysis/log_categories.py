@@ -34,6 +34,10 @@ class ErrorCategory(StrEnum):
     NONE = "none"
 
 
+# An HTTP status, next to ``status``/``code``/``HTTP`` or after an access log's request
+# (``"GET / HTTP/1.1" 502``), not any number (a port or a byte count of 401 is no status).
+_STATUS = r"(?:(?:status|code|HTTP)\D{0,12}|HTTP/[\d.]+\"?\s+)"
+
 CATEGORY_PATTERNS: dict[ErrorCategory, tuple[str, ...]] = {
     ErrorCategory.OUT_OF_MEMORY: (
         r"out of memory",
@@ -57,11 +61,16 @@ CATEGORY_PATTERNS: dict[ErrorCategory, tuple[str, ...]] = {
         r"filesystem (is )?full",
     ),
     ErrorCategory.CERTIFICATE: (
-        r"certificate",
+        # The word alone is no failure (``GET /api/certificates``, "issuing certificate").
+        r"certificate.{0,40}\b(expired|revoked|invalid|unknown|mismatch|not (yet )?valid"
+        r"|not trusted|verify failed|verification failed|error|has expired)",
+        r"\b(bad|invalid|expired|untrusted|unknown|self[- ]signed) certificate",
+        r"CERTIFICATE_VERIFY_FAILED",
         r"\bx509\b",
         r"\bPKIX\b",
         r"SSL routines",
         r"\bSSLHandshakeException\b",
+        r"TLS handshake (error|failed|timeout)",
         r"unable to get local issuer",
     ),
     ErrorCategory.DNS: (
@@ -70,6 +79,7 @@ CATEGORY_PATTERNS: dict[ErrorCategory, tuple[str, ...]] = {
         r"temporary failure in name resolution",
         r"\bUnknownHostException\b",
         r"could not resolve( host)?",
+        r"could not translate host name",
         r"\bNXDOMAIN\b",
         r"\bgetaddrinfo\b.*\bfail",
         r"\bEAI_AGAIN\b",
@@ -78,47 +88,60 @@ CATEGORY_PATTERNS: dict[ErrorCategory, tuple[str, ...]] = {
     ),
     ErrorCategory.AUTH: (
         r"\bunauthori[sz]ed\b",
+        r"\bunauthenticated\b",
         r"\bforbidden\b",
-        r"(status|code|HTTP)\D{0,12}\b40[13]\b",
+        rf"{_STATUS}\b40[13]\b",
         r"authentication (failure|failed|error)",
         r"invalid (credentials|password|token|api key)",
-        r"(token|credentials|password) (has )?expired",
-        r"access denied",
-        r"permission denied",
+        r"(token|credentials|password|jwt) (has |is )?expired",
+        r"ExpiredJwtException",
+        r"access (is )?denied",
+        r"\bAccessDeniedException\b",
+        r"permission ?denied",
         r"failed password",
         r"\bnot authori[sz]ed\b",
+        r"no pg_hba\.conf entry",
+        r"unable to locate credentials",
+        r"NoCredentialsError",
     ),
     ErrorCategory.TIMEOUT: (
-        r"timed? ?out",
-        r"\btimeout\b",
+        # A word, not a setting: ``?timeout=5s``, ``read_timeout=30s``, ``connectionTimeout``.
+        r"\btimed? ?out\b(?!\s*=)",
         r"deadline exceeded",
+        r"DeadlineExceeded",
         r"\bETIMEDOUT\b",
-        r"(status|code|HTTP)\D{0,12}\b504\b",
+        rf"{_STATUS}\b504\b",
         r"took too long",
     ),
     ErrorCategory.CONNECTION: (
         r"connection refused",
+        r"connection to \S+.{0,60}\brefused",
         r"\bECONNREFUSED\b",
         r"connection reset",
         r"\bECONNRESET\b",
         r"broken pipe",
         r"(network|host) is unreachable",
         r"no route to host",
-        r"connection (closed|aborted|lost)",
+        r"connection (aborted|lost)",
+        r"connection closed (unexpectedly|by (remote|peer|server|upstream|foreign))",
         r"\bConnectException\b",
-        r"failed to connect",
+        r"communications link failure",
+        r"failed to (connect|establish a new connection)",
         r"could not connect",
         r"unable to connect",
+        r"too many (clients|connections)",
+        r"connection slots are reserved",
     ),
     ErrorCategory.DEPENDENCY: (
         r"service unavailable",
-        r"(status|code|HTTP)\D{0,12}\b50[023]\b",
+        rf"{_STATUS}\b50[023]\b",
         r"bad gateway",
         r"upstream (connect )?error",
-        r"no healthy upstream",
+        r"no (healthy|live) upstreams?",
         r"circuit ?breaker",
         r"\bupstream\b.*\b(fail|unavailable|error)",
         r"(dependency|downstream) .*(fail|unavailable|error)",
+        r"code = Unavailable",
     ),
 }
 

@@ -25,8 +25,8 @@ A rise is reported when the window count is unlikely under a Poisson law with th
 baseline rate (``p <= max_p_value``), is at least ``min_ratio`` times the expected count
 and is backed by at least ``min_count`` lines; for a template that comes in bursts (in
 at most ``burst_max_presence`` of the baseline buckets and quiet for a window before it,
-an hourly job), also only when the window's busiest bucket is at least ``min_ratio`` times the baseline's busiest: a
-burst like the ones before is the template's habit.
+an hourly job), also only when the window's busiest bucket is at least ``min_ratio``
+times the baseline's busiest: a burst like the ones before is the template's habit.
 
 A fall (the template collapsing, e.g. a steady "request served" line stopping) is held to
 more, because silence is cheap to come by: a template that is rare, logs in batches or was
