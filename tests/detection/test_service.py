@@ -329,6 +329,36 @@ async def test_log_file_watch_reads_from_its_offset(
     assert "checkout.log" in failure
 
 
+async def test_a_stack_trace_in_a_log_file_is_one_alarm_with_its_root_cause(
+    make_runtime: MakeRuntime, clock: FakeClock, tmp_path: Path
+) -> None:
+    log = tmp_path / "orders.log"
+    history = [
+        f"{(T0 - timedelta(minutes=20) + timedelta(seconds=15 * i)).isoformat()} INFO order ok"
+        for i in range(80)
+    ]
+    log.write_text("\n".join(history) + "\n")
+    runtime = await make_runtime(detection={"logs": [{"service": "orders", "path": str(log)}]})
+    assert runtime.detection is not None
+    assert (await runtime.detection.run_once(clock.now())).events == []
+    with log.open("a") as handle:
+        for i in range(3):
+            handle.write(
+                f"{T0.isoformat()} ERROR request {i} failed\n"
+                "org.springframework.dao.DataAccessResourceFailureException: no connection\n"
+                "\tat com.example.orders.OrderService.create(OrderService.java:57)\n"
+                "Caused by: org.postgresql.util.PSQLException: Connection to db:5432 refused.\n"
+                "\t... 64 common frames omitted\n"
+            )
+    clock.advance(timedelta(seconds=30))
+    (raised,) = (await runtime.detection.run_once(clock.now())).events
+    assert raised.raw["category"] == "connection"
+    assert raised.severity.value == "error"
+    assert raised.title.endswith(
+        "failed | Caused by: org.postgresql.util.PSQLException: Connection to db:<*> refused."
+    )
+
+
 async def test_a_log_file_backlog_is_caught_up_and_judged_where_its_lines_end(
     make_runtime: MakeRuntime, clock: FakeClock, tmp_path: Path
 ) -> None:

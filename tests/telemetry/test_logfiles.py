@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from vigil.telemetry.logfiles import FileCursor, first_cursor, leading_time, tail_file
+from vigil.telemetry.logfiles import (
+    FileCursor,
+    LogLine,
+    first_cursor,
+    join_continuations,
+    leading_time,
+    tail_file,
+)
 
 
 def test_reads_complete_lines_from_the_offset(tmp_path: Path) -> None:
@@ -154,3 +161,36 @@ def test_a_new_watch_on_timed_lines_starts_at_the_lookback(tmp_path: Path) -> No
     assert stamps[-1] == start + timedelta(seconds=10 * (10 * 8640 - 1))
     assert first_cursor(log) == FileCursor()  # no lookback: the whole history
     assert first_cursor(tmp_path / "missing.log") == FileCursor()
+
+
+JAVA_TRACE = """2026-11-21 12:00:01.123 ERROR 1 --- [exec-1] o.a.c.c.C : Servlet threw exception
+org.springframework.dao.DataAccessResourceFailureException: Unable to acquire JDBC Connection
+\tat com.example.orders.OrderService.create(OrderService.java:57)
+Caused by: java.sql.SQLTransientConnectionException: HikariPool-1 - request timed out
+\t... 52 common frames omitted
+Caused by: org.postgresql.util.PSQLException: Connection to db:5432 refused.
+\tat org.postgresql.Driver.connect(Driver.java:1)
+\t... 64 common frames omitted
+2026-11-21 12:00:02.000 ERROR 7 --- handler failed
+Traceback (most recent call last):
+  File "/app/orders.py", line 42, in create
+    db.insert(order)
+ValueError: order total is negative
+2026-11-21 12:00:03.000 INFO 7 --- order 12 created
+"""
+
+
+def test_a_stack_trace_is_one_record_with_its_root_cause(tmp_path: Path) -> None:
+    log = tmp_path / "orders.log"
+    log.write_text(JAVA_TRACE)
+    joined = join_continuations(tail_file(log, FileCursor()).lines)
+    assert [x.line for x in joined] == [
+        "2026-11-21 12:00:01.123 ERROR 1 --- [exec-1] o.a.c.c.C : Servlet threw exception"
+        " | Caused by: org.postgresql.util.PSQLException: Connection to db:5432 refused.",
+        "2026-11-21 12:00:02.000 ERROR 7 --- handler failed | ValueError: order total is negative",
+        "2026-11-21 12:00:03.000 INFO 7 --- order 12 created",
+    ]
+    assert joined[0].ts == datetime(2026, 11, 21, 12, 0, 1, 123000, tzinfo=UTC)
+    # Lines that never carry a time are records of their own, frames aside.
+    untimed = [LogLine(None, "GET /a 200"), LogLine(None, "GET /b 200"), LogLine(None, "  x")]
+    assert [x.line for x in join_continuations(untimed)] == ["GET /a 200", "GET /b 200"]

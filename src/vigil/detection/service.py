@@ -27,7 +27,14 @@ from vigil.platform.clock import Clock
 from vigil.platform.db import Database
 from vigil.platform.detection_settings import DetectionSettings
 from vigil.platform.settings import Settings
-from vigil.telemetry.logfiles import FileChunk, FileCursor, LogLine, first_cursor, tail_file
+from vigil.telemetry.logfiles import (
+    FileChunk,
+    FileCursor,
+    LogLine,
+    first_cursor,
+    join_continuations,
+    tail_file,
+)
 from vigil.telemetry.loki import LokiClient
 from vigil.telemetry.prometheus import PrometheusClient
 
@@ -320,8 +327,9 @@ class DetectionService:
             # A read that stopped short of a backlog is judged where its lines end.
             stamps = [line.ts for line in chunk.lines if line.ts is not None]
             until = None if caught_up or not stamps else max(stamps)
+            lines = join_continuations(chunk.lines)  # a stack trace is one record
             return await asyncio.to_thread(
-                watcher.take, chunk.lines, ctx, caught_up=caught_up, until=until
+                watcher.take, lines, ctx, caught_up=caught_up, until=until
             )
         loki = self._clients.loki
         if selector is None or loki is None:

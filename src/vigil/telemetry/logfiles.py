@@ -15,11 +15,26 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["FileChunk", "FileCursor", "LogLine", "first_cursor", "leading_time", "tail_file"]
+__all__ = [
+    "FileChunk",
+    "FileCursor",
+    "LogLine",
+    "first_cursor",
+    "join_continuations",
+    "leading_time",
+    "tail_file",
+]
 
 _MAX_BYTES = 4 << 20
 _MARK_BYTES = 32
 _PROBE_BYTES = 64 << 10  # the end of a file looked at for its last line
+# Lines that continue a multi-line record (stack frames, a traceback's parts).
+_FRAME = re.compile(
+    r"^(?:\s+\S|at \S|Caused by:|\.\.\. \d+ (?:more|common frames omitted)"
+    r"|Traceback \(most recent call last\))"
+)
+_CAUSE_SEPARATOR = " | "
+_EXCEPTION = re.compile(r"^(?:Caused by: )?[\w.$]*(?:Error|Exception)\b")
 _MAX_SIBLINGS = 1000  # files looked at next to a rotated log to find its old one
 _LEADING_TIME = re.compile(
     r"^\s*\[?(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
@@ -100,6 +115,41 @@ def tail_file(
         return FileChunk([], cursor, failure=f"{path}: {type(exc).__name__}: {exc.strerror or exc}")
     start = FileCursor(stat.st_ino, 0) if restarted else cursor
     return _chunk(data, start, max_bytes, restarted and cursor.inode != 0, zone)
+
+
+def join_continuations(lines: list[LogLine]) -> list[LogLine]:
+    """Multi-line records (a Java stack trace, a Python traceback) as one line each.
+
+    A line continues the record before it when it is shaped like a continuation
+    (indented, ``at ...``, ``Caused by: ...``, ``... 12 more``, ``Traceback ...``) or,
+    after a line that starts with a time, when it does not. The record keeps its first
+    line and the root cause: the last ``Caused by:`` line, else the last exception line
+    (a traceback's closing ``ValueError: ...``); frames say where, not what, and vary
+    between releases.
+    """
+    out: list[LogLine] = []
+    cause: str | None = None
+    for line in lines:
+        head = out[-1] if out else None
+        if head is not None and _continues_record(line, head):
+            text = line.line.strip()
+            if _EXCEPTION.match(text) and not (cause or "").startswith("Caused by:"):
+                cause = text  # the last exception line, unless a root cause was named
+            if text.startswith("Caused by:"):
+                cause = text
+            if cause is not None:
+                first = head.line.split(_CAUSE_SEPARATOR, 1)[0]
+                out[-1] = LogLine(head.ts, f"{first}{_CAUSE_SEPARATOR}{cause}", head.labels)
+            continue
+        out.append(line)
+        cause = None
+    return out
+
+
+def _continues_record(line: LogLine, head: LogLine) -> bool:
+    if _FRAME.match(line.line):
+        return True
+    return line.ts is None and head.ts is not None
 
 
 def first_cursor(path: Path, zone: tzinfo = UTC, since: datetime | None = None) -> FileCursor:
