@@ -155,3 +155,11 @@ def test_snapshot_round_trip_gives_the_same_signals() -> None:
         _traffic(d, range(30, 35), spike=True)
     now = T0 + timedelta(minutes=34, seconds=59)
     assert restored.signals(now) == detector.signals(now)
+
+
+def test_only_the_start_of_a_huge_line_is_kept() -> None:
+    detector = LogPatternDetector()
+    match = detector.observe(T0, "ERROR payload " + "x" * 2_000_000, "api")
+    assert len(match.template) == DetectorSettings().max_line_chars
+    assert len(detector.snapshot().model_dump_json()) < 50_000  # not megabytes of examples
+

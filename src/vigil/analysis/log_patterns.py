@@ -56,6 +56,7 @@ class DetectorSettings(BaseModel):
     # New templates signalled per service at a time, errors and the busiest first: free
     # text in lines (search terms, user input) must not become a storm of "new" alarms.
     max_new: int = Field(default=10, ge=0)
+    max_line_chars: int = Field(default=4096, ge=1)
 
 
 class LogSignal(BaseModel):
@@ -123,7 +124,10 @@ class LogPatternDetector:
         self._sources: dict[str, _Source] = {}
 
     def observe(self, ts: datetime, line: str, service: str) -> TemplateMatch:
-        """Mine and count one raw line of ``service`` at ``ts``; returns its template."""
+        """Mine and count one raw line of ``service`` at ``ts``; returns its template.
+        Only the first ``max_line_chars`` of a line count (the rest of a megabyte-long
+        line is payload, which would cost the miner and the saved examples dearly)."""
+        line = line[: self.settings.max_line_chars]
         source = self._source(service)
         match = source.miner.add_line(line)
         raw = _raw_key(match.cluster_id, match.template)
