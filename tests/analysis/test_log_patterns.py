@@ -162,4 +162,3 @@ def test_only_the_start_of_a_huge_line_is_kept() -> None:
     match = detector.observe(T0, "ERROR payload " + "x" * 2_000_000, "api")
     assert len(match.template) == DetectorSettings().max_line_chars
     assert len(detector.snapshot().model_dump_json()) < 50_000  # not megabytes of examples
-

@@ -5,6 +5,7 @@ restarted service continues from, and report failed reads with the exact query."
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -140,6 +141,16 @@ async def test_failed_read_is_reported_and_caught_up_later(
     report = await detection.run_once(clock.now())
     assert report.failures == []
     assert [e.status.value for e in report.events] == ["firing", "resolved"]
+    # A partial answer (a Thanos store down) is used, and its warning shown.
+    partial = {
+        "status": "success",
+        "data": {"resultType": "matrix", "result": []},
+        "warnings": ["partial response: store eu-2 unavailable"],
+    }
+    prometheus.fail_next(200, json.dumps(partial))
+    clock.set(_at(ANOMALY_AT + 30))
+    report = await detection.run_once(clock.now())
+    assert report.warnings == ["'shop_latency_ms': partial response: store eu-2 unavailable"]
 
 
 async def test_a_failing_watch_neither_blinds_the_others_nor_loses_its_events(

@@ -73,13 +73,14 @@ class TelemetryClients:
 
 @dataclass
 class PassReport:
-    """What one pass did: events sent, reads that failed (with the exact query), anomalies
-    a gate held back, why forecasting was skipped if it was, and why the pass did not run
-    (`skipped`: another process holds the detection lease) or was not saved."""
+    """What one pass did: events sent, reads that failed (with the exact query) or warned,
+    anomalies a gate held back, why forecasting was skipped if it was, and why the pass
+    did not run (`skipped`: another process holds the detection lease) or was not saved."""
 
     at: datetime
     events: list[Event] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the stores' (partial answers)
     held_back: list[SeriesMiss] = field(default_factory=list)
     forecast_skipped: str | None = None
     skipped: str | None = None
@@ -147,6 +148,8 @@ class DetectionService:
                 report = await self.run_once(self._clock.now())
                 for failure in report.failures:
                     log.warning("detection read failed: %s", failure)
+                for warning in report.warnings:
+                    log.warning("detection read warned: %s", warning)
             except Exception:
                 log.exception("detection pass failed")
             with contextlib.suppress(TimeoutError):
@@ -276,6 +279,9 @@ class DetectionService:
         if result.failure is not None:
             report.failures.append(result.failure.message())
             return []
+        # A partial answer (Thanos, Mimir) says so in its warnings: shown, and its points
+        # used (points read again later are skipped by time, so nothing counts twice).
+        report.warnings.extend(f"{query!r}: {warning}" for warning in result.warnings)
         # Detection is CPU work: off the event loop, which serves the API meanwhile.
         events = await asyncio.to_thread(watcher.take, result.series, window, ctx)
         report.held_back.extend(watcher.misses())

@@ -47,6 +47,7 @@ def _print_report(report: PassReport, as_json: bool) -> None:
             "at": report.at.isoformat(),
             "events": [e.model_dump(mode="json") for e in report.events],
             "failures": report.failures,
+            "warnings": report.warnings,
             "held_back": [_miss(m) for m in report.held_back],
             "forecast_skipped": report.forecast_skipped,
             "skipped": report.skipped,
@@ -68,6 +69,8 @@ def _print_report(report: PassReport, as_json: bool) -> None:
         console.print(f"  ... and {len(report.held_back) - _SHOWN} more held back (--json)")
     for failure in report.failures:
         console.print(f"  [red]read failed[/] {escape(failure)}")
+    for warning in report.warnings:
+        console.print(f"  [yellow]read warned[/] {escape(warning)}")
     if report.forecast_skipped:
         console.print(f"  [yellow]forecasting skipped[/]: {escape(report.forecast_skipped)}")
 
