@@ -113,3 +113,16 @@ def test_a_warned_series_that_stops_reporting_is_closed() -> None:
     (closed,) = watcher.take_forecasts([], EventContext("default", NOW), stale)
     assert (closed.status.value, closed.raw["detector"]) == ("resolved", "capacity_forecast")
     assert watcher.forecasting == {}
+
+
+def test_after_a_long_stop_the_reads_catch_up_in_steps() -> None:
+    settings = SETTINGS.model_copy(update={"max_points_per_pass": 100})
+    watcher = MetricWatcher(WATCH, settings)
+    watcher.cursor = (NOW - timedelta(days=1)).timestamp()  # down for a day
+    window = watcher.window(NOW)
+    assert window is not None
+    assert (window.end - window.start) / window.step == 99
+    watcher.take([], window, EventContext("default", NOW))
+    following = watcher.window(NOW)
+    assert following is not None
+    assert following.start == window.end + window.step

@@ -66,7 +66,8 @@ class MetricWatcher:
     skipped: int = 0  # series beyond max_series in the last read
 
     def window(self, now: datetime) -> ReadWindow | None:
-        """The evaluation grid after the cursor up to `now` (less the query delay)."""
+        """The evaluation grid after the cursor up to `now` (less the query delay), at most
+        `max_points_per_pass` steps of it (after a long stop, the rest comes next pass)."""
         step = self.watch.step_seconds
         last = math.floor((now.timestamp() - self.settings.query_delay_seconds) / step)
         if self.cursor is None:
@@ -75,6 +76,7 @@ class MetricWatcher:
             first = round(self.cursor / step) + 1
         if first > last:
             return None
+        last = min(last, first + self.settings.max_points_per_pass - 1)  # catch up in steps
         return ReadWindow(_at(first * step), _at(last * step), timedelta(seconds=step))
 
     def take(self, found: list[PromSeries], window: ReadWindow, ctx: EventContext) -> list[Event]:

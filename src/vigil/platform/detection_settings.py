@@ -92,6 +92,9 @@ class DetectionSettings(_Model):
     interval_seconds: float = Field(default=60.0, gt=0)
     # How far back the first pass reads a series (later passes continue where it stopped).
     initial_lookback_seconds: float = Field(default=3600.0, gt=0)
+    # Steps of each series read per pass at most: after a long stop, detection catches
+    # up a day (at one-minute steps) a pass instead of loading everything at once.
+    max_points_per_pass: int = Field(default=1440, ge=1)
     # Leave the newest stretch alone: the last scrape may not be in the TSDB yet.
     query_delay_seconds: float = Field(default=0.0, ge=0)
     # Log lines reach Loki some time after their own time (agents batch and retry); the
