@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from vigil.analysis.log_masking import DEFAULT_MASKS, MASK, strip_annotations
+from vigil.analysis.log_masking import DEFAULT_MASKS, MASK, response_class, strip_annotations
 
 
 def _mask(text: str) -> str:
@@ -50,18 +50,19 @@ def test_words_with_digits_and_constants_stay(line: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("line", "masked"),
+    ("line", "status"),
     [
-        ('10.0.0.1 - - "GET /a HTTP/1.1" 502 1234 "-"', '<*> - - "GET /a HTTP/<*>" 502 <*> "-"'),
-        ('{"status":500,"bytes":12}', '{"status":500,"bytes":<*>}'),
-        ('{"status_code": 503, "ms": 7}', '{"status_code": 503, "ms": <*>}'),
-        ("status=404 took 12", "status=404 took <*>"),
-        ("status: 200 len: 1893", "status: 200 len: <*>"),
+        ('10.0.0.1 - - "GET /a HTTP/1.1" 502 1234 "-"', "5xx"),
+        ('{"status":500,"bytes":12}', "5xx"),
+        ('{"status_code": 201, "ms": 7}', "2xx"),
+        ("status=404 took 12", "4xx"),
+        ("status: 200 len: 1893", "2xx"),
+        ("zipcode=12345 verification_code=502 exit_status=200 code=7", None),
+        ("sent 502 bytes", None),
     ],
 )
-def test_response_status_codes_stay_literal(line: str, masked: str) -> None:
-    """A surge of 502s must be its own template, not a share of the 200s."""
-    assert _mask(line) == masked
+def test_the_response_class_a_line_reports(line: str, status: str | None) -> None:
+    assert response_class(line) == status
 
 
 def test_quantity_annotations_are_stripped() -> None:

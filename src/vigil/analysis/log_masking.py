@@ -4,8 +4,7 @@ One rule set serves every log source: the rules only match shapes that are varia
 any log (addresses, numbers, hex ids, UUIDs, paths, host names, dates, durations), each
 anchored on non-word boundaries so a number glued into a word (``ee0``, ``IRQ9``) stays
 literal. Order matters: wide shapes (dates, UUIDs, IPs) are masked before the
-numbers inside them. Response status codes stay literal (see ``_NOT_A_STATUS``).
-Annotations that restate a quantity in parentheses, such as
+numbers inside them. Annotations that restate a quantity in parentheses, such as
 ``1190 bytes (1.16 KB) sent``, are removed before mining: they are optional in the same
 log statement and would otherwise change its token count.
 """
@@ -16,22 +15,19 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["DEFAULT_MASKS", "MASK", "MaskRule", "strip_annotations"]
+__all__ = ["DEFAULT_MASKS", "MASK", "MaskRule", "response_class", "strip_annotations"]
 
 MASK = "<*>"
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
 _UNITS = r"(?:ms|us|ns|s|sec|secs|seconds|min|m|h|KB|MB|GB|TB|kB|B|K|M|G)"
-# A response status stays literal, so that a surge of 502s is its own template rather
-# than a share of the 200s: the number after an access log's request (``"GET / HTTP/1.1"
-# 502``) or after a status key (``status=502``, ``"status":502``, ``"status_code": 502``).
-# Python's look-behinds are fixed-width, hence one per shape.
-_STATUS_KEYS = ("status", "Status", "status_code", "statusCode", "code")
-_NOT_A_STATUS = r'(?<!\d" )' + "".join(
-    rf"(?<!{re.escape(key)}{sep})"
-    for key in _STATUS_KEYS
-    for sep in ("=", ": ", ":", '":', '": ', "':", "': ")
+# The HTTP status a line reports: the number after an access log's request (``"GET /
+# HTTP/1.1" 502``) or after a status key (``status=502``, ``"status":502``), the key a
+# word of its own (not ``zipcode=``, ``exit_status=``).
+_STATUS = re.compile(
+    r"(?:\d\" |\b(?:status|Status|status_code|statusCode|code)(?:=|: ?|\": ?|': ?))"
+    r"([1-5])\d\d(?![\w.])"
 )
 _ANNOTATION = re.compile(
     r"\s+\(\s*[-+]?\d+(?:\.\d+)?\s?(?:KB|MB|GB|TB|kB|B|K|M|G|ms|s|sec|seconds|%)\s*\)"
@@ -76,8 +72,16 @@ DEFAULT_MASKS: tuple[MaskRule, ...] = (
     MaskRule(name="path", pattern=r"(?<![\w.])(?:[A-Za-z]:)?(?:[/\\][\w.\-@$~]+){2,}[/\\]?"),
     MaskRule(name="hex_id", pattern=r"(?<![\w])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}(?![\w])"),
     MaskRule(name="duration", pattern=rf"(?<![\w.])[-+]?\d+(?:\.\d+)?\s?{_UNITS}(?![\w])"),
-    MaskRule(name="number", pattern=rf"{_NOT_A_STATUS}(?<![\w.])[-+]?\d+(?:\.\d+)?(?![\w])"),
+    MaskRule(name="number", pattern=r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?![\w])"),
 )
+
+
+def response_class(line: str) -> str | None:
+    """The class of the HTTP response status a line reports (``"5xx"``), or None. A status
+    is a variable to the miner (one statement logs them all), but not to the detector: a
+    surge of 5xx must not be a share of the 2xx."""
+    found = _STATUS.search(line, 0, 4096)
+    return f"{found.group(1)}xx" if found else None
 
 
 def strip_annotations(content: str) -> str:

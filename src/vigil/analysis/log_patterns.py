@@ -6,13 +6,15 @@ default) and counts them per template in a :class:`~vigil.analysis.log_rates.Rat
 Counts are kept under the template a line had when it was observed; when the miner later
 learns that a word position is a variable, :meth:`LogPatternDetector.signals` merges the
 counts of the templates that now share a key, so a template becoming more general is
-never mistaken for a new one. Each signal carries the template, its baseline and window
-rates, their ratio, the error category, whether it is an error at all, and a few example
-lines from the window (for a template that went quiet, its latest lines and when the last
-one was seen). A new template that is no error is signalled only once it has
-``min_count`` lines in the window, and at most ``max_new`` new templates per service at
-a time (errors and the busiest first), so free text in lines is not a storm. Pure:
-time is passed in; the detection service turns signals into Events.
+never mistaken for a new one. Lines reporting an HTTP status are counted per status class
+(the template then ends ``[5xx]``): a 5xx surge is not a share of the 2xx. Each signal
+carries the template, its baseline and window rates, their ratio, the error category,
+whether it is an error at all, and a few example lines from the window (for a template
+that went quiet, its latest lines and when the last one was seen). A new template that is
+no error is signalled only once it has ``min_count`` lines in the window, and at most
+``max_new`` new templates per service at a time (errors and the busiest first), so free
+text in lines is not a storm. Pure: time is passed in; the detection service turns
+signals into Events.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.analysis.log_categories import ErrorCategory, categorise, is_error_line
+from vigil.analysis.log_masking import response_class
 from vigil.analysis.log_rates import RateSettings, RateShift, RateState, RateTracker
 from vigil.analysis.log_templates import (
     LogTemplateMiner,
@@ -42,6 +45,7 @@ _KINDS: dict[str, SignalKind] = {
     "decrease": "rate_decrease",
 }
 _RAW_SEPARATOR = "\x1e"
+_STATUS_SEPARATOR = "\x1d"  # between a template's key and its lines' status class
 
 
 class DetectorSettings(BaseModel):
@@ -108,8 +112,11 @@ class _Source:
     examples: dict[str, deque[tuple[float, str]]] = field(default_factory=dict)
 
 
-def _raw_key(cluster_id: int, template: str) -> str:
-    return f"{cluster_id}{_RAW_SEPARATOR}{template}"
+def _raw_key(cluster_id: int, template: str, status: str | None) -> str:
+    """What a line is counted under: its cluster and template, and the class of the HTTP
+    status it reports (each class is counted apart, so a 5xx surge shows)."""
+    key = f"{cluster_id}{_RAW_SEPARATOR}{template}"
+    return f"{key}{_RAW_SEPARATOR}{status}" if status else key
 
 
 def _seconds(moment: datetime) -> float:
@@ -130,7 +137,7 @@ class LogPatternDetector:
         line = line[: self.settings.max_line_chars]
         source = self._source(service)
         match = source.miner.add_line(line)
-        raw = _raw_key(match.cluster_id, match.template)
+        raw = _raw_key(match.cluster_id, match.template, response_class(line))
         moment = _seconds(ts)
         source.rates.add(raw, moment)
         if self.settings.examples:
@@ -213,8 +220,10 @@ class LogPatternDetector:
         groups: dict[str, list[str]] = defaultdict(list)
         templates: dict[str, str] = {}
         for raw in source.rates.templates():
-            cluster, template = raw.split(_RAW_SEPARATOR, 1)
+            cluster, template, *status = raw.split(_RAW_SEPARATOR)
             key, current = source.miner.rekey(int(cluster), template.split(" "))
+            if status:
+                key, current = f"{key}{_STATUS_SEPARATOR}{status[0]}", f"{current} [{status[0]}]"
             groups[key].append(raw)
             templates[key] = current
         # Examples of templates no longer counted are forgotten with them.
