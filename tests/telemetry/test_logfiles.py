@@ -157,12 +157,19 @@ def test_a_new_watch_on_timed_lines_starts_at_the_lookback(tmp_path: Path) -> No
         lines += chunk.lines
         chunk = tail_file(log, chunk.cursor)
     stamps = [x.ts for x in lines if x.ts is not None]
-    assert since - timedelta(hours=3) <= stamps[0] <= since  # within one probe of it
+    assert stamps[0] == since  # the first line from then on, none older
     assert stamps[-1] == start + timedelta(seconds=10 * (10 * 8640 - 1))
     assert first_cursor(log) == FileCursor()  # no lookback: the whole history
     assert first_cursor(tmp_path / "missing.log") == FileCursor()
+    # Lines without a time (a stack trace's frames) neither hide the history's times
+    # nor move the start: they belong to the record before them.
+    with log.open("a") as handle:
+        handle.write("java.lang.IllegalStateException: x\n" + "\tat a.B.c(B.java:1)\n" * 30)
+    traced = first_cursor(log, since=since)
+    assert traced.offset == cursor.offset
 
 
+T_PIPE = datetime(2026, 11, 21, 12, tzinfo=UTC)
 JAVA_TRACE = """2026-11-21 12:00:01.123 ERROR 1 --- [exec-1] o.a.c.c.C : Servlet threw exception
 org.springframework.dao.DataAccessResourceFailureException: Unable to acquire JDBC Connection
 \tat com.example.orders.OrderService.create(OrderService.java:57)
@@ -183,6 +190,15 @@ ValueError: order total is negative
 def test_a_stack_trace_is_one_record_with_its_root_cause(tmp_path: Path) -> None:
     log = tmp_path / "orders.log"
     log.write_text(JAVA_TRACE)
+    piped = [
+        LogLine(T_PIPE, "12:00 | ERROR | orders | failed"),
+        LogLine(None, "\tat a.B(B.java:1)"),
+    ]
+    piped.append(LogLine(None, "Caused by: java.net.SocketTimeoutException: Read timed out"))
+    assert [x.line for x in join_continuations(piped)] == [
+        "12:00 | ERROR | orders | failed | Caused by: java.net.SocketTimeoutException: Read"
+        " timed out"
+    ]
     joined = join_continuations(tail_file(log, FileCursor()).lines)
     assert [x.line for x in joined] == [
         "2026-11-21 12:00:01.123 ERROR 1 --- [exec-1] o.a.c.c.C : Servlet threw exception"

@@ -361,13 +361,14 @@ class DetectionService:
 
 
 def _tail(path: Path, cursor: FileCursor, zone: tzinfo, budget: int) -> tuple[FileChunk, bool]:
-    """The lines of a log file after `cursor`, read on until its end or `budget` bytes,
-    and whether the read reached the end of what was written."""
+    """The lines of a log file after `cursor`, read on until its end or `budget` bytes
+    (give or take a chunk), and whether the read reached the end of what was written."""
     lines: list[LogLine] = []
     restarted = False
     read = 0
     while read < budget:
-        chunk = tail_file(path, cursor, min(_CHUNK_BYTES, budget - read), zone)
+        # Whole chunks: a read shorter than a line would cut it in two.
+        chunk = tail_file(path, cursor, _CHUNK_BYTES, zone)
         if chunk.failure is not None:
             if not lines:
                 return chunk, False

@@ -128,21 +128,20 @@ def join_continuations(lines: list[LogLine]) -> list[LogLine]:
     between releases.
     """
     out: list[LogLine] = []
+    first: LogLine | None = None  # the record's first line, as read
     cause: str | None = None
     for line in lines:
-        head = out[-1] if out else None
-        if head is not None and _continues_record(line, head):
+        if first is not None and _continues_record(line, first):
             text = line.line.strip()
             if _EXCEPTION.match(text) and not (cause or "").startswith("Caused by:"):
                 cause = text  # the last exception line, unless a root cause was named
             if text.startswith("Caused by:"):
                 cause = text
             if cause is not None:
-                first = head.line.split(_CAUSE_SEPARATOR, 1)[0]
-                out[-1] = LogLine(head.ts, f"{first}{_CAUSE_SEPARATOR}{cause}", head.labels)
+                out[-1] = LogLine(first.ts, f"{first.line}{_CAUSE_SEPARATOR}{cause}", first.labels)
             continue
         out.append(line)
-        cause = None
+        first, cause = line, None
     return out
 
 
@@ -154,63 +153,73 @@ def _continues_record(line: LogLine, head: LogLine) -> bool:
 
 def first_cursor(path: Path, zone: tzinfo = UTC, since: datetime | None = None) -> FileCursor:
     """Where a new watch starts on an existing file. When its lines say when they
-    happened, at the first line from ``since`` on (found by bisection: the history can be
-    placed in time and makes the baseline; none older is read); else at its end (lines of
-    unknown age would all look like they happened now)."""
+    happened, at its first line stamped ``since`` or later (found by bisection on the
+    times: the history can be placed in time and makes the baseline; none older is
+    read); else at its end (lines of unknown age would all look like they happened now).
+    """
     try:
         with path.open("rb") as handle:
             stat = os.fstat(handle.fileno())
-            last = _line_at(handle, max(0, stat.st_size - _PROBE_BYTES), stat.st_size, last=True)
-            if last is None:
+            tail = _lines_in(handle, max(0, stat.st_size - _PROBE_BYTES), stat.st_size)
+            if not tail:
                 return FileCursor()
-            if leading_time(last[1], zone) is None:
-                return FileCursor(stat.st_ino, last[0], last[2])
-            if since is None:
-                return FileCursor()
-            return _bisect(handle, stat, zone, since)
+            at_end = FileCursor(stat.st_ino, *tail[-1][1:3])
+            if not any(leading_time(text, zone) for _, _, _, text in tail):
+                return at_end
+            return _from(handle, stat, zone, since, at_end)
     except OSError:
         return FileCursor()  # the read itself will report the failure
 
 
-def _line_at(
-    handle: BinaryIO, start: int, size: int, *, last: bool = False
-) -> tuple[int, str, str] | None:
-    """The first line that begins after ``start`` (or, with ``last``, the last complete
-    line before ``size``), within a probe's reach: the offset a cursor takes (before that
-    line, or after the last one), the line's text, and the mark of the bytes before."""
+def _lines_in(handle: BinaryIO, start: int, stop: int) -> list[tuple[int, int, str, str]]:
+    """The complete lines that begin in ``[start, stop)`` (after the first newline when
+    ``start`` is inside the file), within one probe: each line's start offset, the offset
+    after it, the mark before that, and its text."""
     handle.seek(start)
-    data = handle.read(min(_PROBE_BYTES, size - start))
-    if last:
-        end = data.rfind(b"\n")
-        if end < 0:
-            return None
-        begin, after = data.rfind(b"\n", 0, end) + 1, end + 1
-    else:
-        begin = 0 if start == 0 else data.find(b"\n") + 1
+    data = handle.read(min(_PROBE_BYTES, stop - start) + _PROBE_BYTES)
+    begin = 0 if start == 0 else data.find(b"\n") + 1
+    if start > 0 and begin == 0:
+        return []
+    found = []
+    while begin < len(data) and start + begin < stop:
         end = data.find(b"\n", begin)
-        if (start > 0 and begin == 0) or end < 0:
-            return None
-        after = begin
-    text = data[begin:end].rstrip(b"\r").decode("utf-8", errors="replace")
-    return start + after, text, data[max(0, after - _MARK_BYTES) : after].hex()
+        if end < 0:
+            break
+        mark = data[max(0, end + 1 - _MARK_BYTES) : end + 1].hex()
+        text = data[begin:end].rstrip(b"\r").decode("utf-8", errors="replace")
+        found.append((start + begin, start + end + 1, mark, text))
+        begin = end + 1
+    return found
 
 
-def _bisect(handle: BinaryIO, stat: os.stat_result, zone: tzinfo, since: datetime) -> FileCursor:
+def _from(
+    handle: BinaryIO, stat: os.stat_result, zone: tzinfo, since: datetime | None, at_end: FileCursor
+) -> FileCursor:
     """The cursor before the first line stamped ``since`` or later (lines in time order;
-    a line without a time counts as old)."""
+    lines without a time belong to the record before them)."""
+    if since is None:
+        return FileCursor()
+
+    def first_time(offset: int) -> datetime | None:
+        lines = _lines_in(handle, offset, min(stat.st_size, offset + _PROBE_BYTES))
+        return next((t for *_, text in lines if (t := leading_time(text, zone))), None)
+
     low, high = 0, stat.st_size
     while high - low > _PROBE_BYTES:
         mid = (low + high) // 2
-        found = _line_at(handle, mid, stat.st_size)
-        moment = leading_time(found[1], zone) if found is not None else None
+        moment = first_time(mid)
         if moment is not None and moment >= since:
             high = mid
         else:
             low = mid
-    if low == 0:
-        return FileCursor()
-    found = _line_at(handle, low, stat.st_size)
-    return FileCursor() if found is None else FileCursor(stat.st_ino, found[0], found[2])
+    for begin, _, _, text in _lines_in(handle, low, stat.st_size):
+        moment = leading_time(text, zone)
+        if moment is not None and moment >= since:
+            if begin == 0:
+                return FileCursor()
+            handle.seek(max(0, begin - _MARK_BYTES))
+            return FileCursor(stat.st_ino, begin, handle.read(min(begin, _MARK_BYTES)).hex())
+    return at_end  # nothing that recent near where the search ended: only new lines
 
 
 def _continues(handle: BinaryIO, stat: os.stat_result, cursor: FileCursor) -> bool:
