@@ -384,7 +384,7 @@ async def test_a_log_file_backlog_is_caught_up_and_judged_where_its_lines_end(
             handle.write(f"{at.isoformat()} INFO GET /api/items/{i % 50} 200\n")
             if i >= 20 * 60 and i % 10 == 0:  # from 20 minutes in, an error every 10 s
                 handle.write(f"{at.isoformat()} ERROR dial tcp 10.0.0.7:5432: refused\n")
-    detection = {"logs": [{"service": "api", "path": str(log)}], "log_file_read_bytes": 40_000}
+    detection = {"logs": [{"service": "api", "path": str(log)}], "log_file_read_bytes": 20_000}
     runtime = await make_runtime(detection=detection)
     assert runtime.detection is not None
     raised: list[tuple[int, Event]] = []

@@ -368,7 +368,7 @@ def _tail(path: Path, cursor: FileCursor, zone: tzinfo, budget: int) -> tuple[Fi
     read = 0
     while read < budget:
         # Whole chunks: a read shorter than a line would cut it in two.
-        chunk = tail_file(path, cursor, _CHUNK_BYTES, zone)
+        chunk = tail_file(path, cursor, min(_CHUNK_BYTES, budget), zone)
         if chunk.failure is not None:
             if not lines:
                 return chunk, False
