@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -34,6 +35,7 @@ _FRAME = re.compile(
     r"|Traceback \(most recent call last\))"
 )
 _CAUSE_SEPARATOR = " | "
+_SETTLED_SECONDS = 30.0  # a rotated file unchanged this long is no longer written
 _EXCEPTION = re.compile(r"^(?:Caused by: )?[\w.$]*(?:Error|Exception)\b")
 _MAX_SIBLINGS = 1000  # files looked at next to a rotated log to find its old one
 _LEADING_TIME = re.compile(
@@ -237,7 +239,8 @@ def _rotated_rest(
     path: Path, cursor: FileCursor, max_bytes: int, device: int, zone: tzinfo
 ) -> FileChunk | None:
     """The unread end of the cursor's file, renamed away from `path`; None when it is not
-    found or was read to its end (then the new file is read from its start)."""
+    found or was read to its end (then the new file is read from its start). Its last
+    line is taken without a newline only once the file has not changed for a while."""
     for count, sibling in enumerate(path.parent.iterdir()):
         if count >= _MAX_SIBLINGS:
             return None
@@ -256,8 +259,10 @@ def _rotated_rest(
             continue
         if not data:
             return None
-        if len(data) < max_bytes and not data.endswith(b"\n"):
-            data += b"\n"  # the old file is complete: its last line is too
+        settled = time.time() - stat.st_mtime > _SETTLED_SECONDS
+        if settled and len(data) < max_bytes and not data.endswith(b"\n"):
+            data += b"\n"  # the writer has moved on: the old file's last line is complete
+        # Until then (the writer may not have reopened yet), complete lines only.
         return _chunk(data, cursor, max_bytes, False, zone)
     return None
 
