@@ -64,6 +64,11 @@ from vigil.analysis.log_categories import ErrorCategory, categorise, is_error_li
         ('level=info msg="Certificate valid" expires_in=720h', ErrorCategory.NONE),
         ('level=info msg="connection closed by client" remote=10.0.0.3', ErrorCategory.NONE),
         ('{"level":"info","status":200,"bytes":401,"code":"ok"}', ErrorCategory.NONE),
+        ("Caused by: java.net.SocketTimeoutException: null", ErrorCategory.TIMEOUT),
+        ("asyncio.exceptions.TimeoutError", ErrorCategory.TIMEOUT),
+        ("upstream timeouts while reading response header", ErrorCategory.TIMEOUT),
+        ('INFO starting http client {"timeout": 30, "retries": 3}', ErrorCategory.NONE),
+        ("INFO config loaded: timeout: 5s, pool: 10", ErrorCategory.NONE),
     ],
 )
 def test_representative_lines(line: str, category: ErrorCategory) -> None:
@@ -84,6 +89,10 @@ def test_representative_lines(line: str, category: ErrorCategory) -> None:
         ("INFO no errors found in 12 files", False),
         ("GET /api/errors 200", False),
         ("metrics error_count=0 ok", False),
+        ("INFO request done hasError=false in 12ms", False),
+        ('INFO {"msg":"ok","lastError":null}', False),
+        ("INFO retry policy onError=retry maxAttempts=3", False),
+        ("redis.exceptions.ConnectionError: Error 111", True),
     ],
 )
 def test_error_lines_by_level_or_shape(line: str, error: bool) -> None:

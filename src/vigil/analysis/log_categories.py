@@ -106,7 +106,8 @@ CATEGORY_PATTERNS: dict[ErrorCategory, tuple[str, ...]] = {
     ),
     ErrorCategory.TIMEOUT: (
         # A word, not a setting: ``?timeout=5s``, ``read_timeout=30s``, ``connectionTimeout``.
-        r"\btimed? ?out\b(?!\s*=)",
+        r"\btimed? ?outs?\b(?!\"?\s*[=:]\s*\"?\d)",
+        r"Timeout(Exception|Error)\b",
         r"deadline exceeded",
         r"DeadlineExceeded",
         r"\bETIMEDOUT\b",
@@ -158,7 +159,8 @@ _ERROR_LINE = re.compile(
     r"|\"(?:level|severity)\"\s*:\s*\"(?:error|fatal|critical|panic)\""
     r"|\[(?:error|crit|alert|emerg)\]"
     r"|^[EF]\d{4} "  # klog
-    r"|\w(?:Exception|Error)\b|Traceback \(most recent call last\)|^panic: ",
+    r"|\b[A-Z]\w*(?:Exception|Error)\b(?!\s*=)|Traceback \(most recent call last\)"
+    r"|^panic: ",
 )
 
 
