@@ -165,3 +165,21 @@ def test_only_the_start_of_a_huge_line_is_kept() -> None:
     match = detector.observe(T0, "ERROR payload " + "x" * 2_000_000, "api")
     assert len(match.template) == DetectorSettings().max_line_chars
     assert len(detector.snapshot().model_dump_json()) < 50_000  # not megabytes of examples
+
+
+def test_raised_new_templates_are_not_pushed_out_by_the_cap() -> None:
+    detector = LogPatternDetector(DetectorSettings(max_new=2))
+    _traffic(detector, range(0, 30))
+    at = T0 + timedelta(minutes=29, seconds=10)
+    for name, lines in (("alpha", 6), ("bravo", 7), ("charlie", 8)):
+        for _ in range(lines):
+            detector.observe(at, f"ERROR {name} pool drained", "api")
+    now = T0 + timedelta(minutes=29, seconds=30)
+    raised = detector.signals(now)
+    first = {s.template for s in raised}
+    assert first == {"ERROR charlie pool drained", "ERROR bravo pool drained"}
+    for _ in range(20):
+        detector.observe(at, "ERROR alpha pool drained", "api")
+    keys = {s.template_key for s in raised}
+    again = {s.template for s in detector.signals(now, raised=keys)}
+    assert again == first  # alpha, now the busiest, waits for a free place

@@ -20,6 +20,7 @@ signals into Events.
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -145,8 +146,10 @@ class LogPatternDetector:
             kept.append((moment, line))
         return match
 
-    def signals(self, now: datetime) -> list[LogSignal]:
-        """New templates and rate shifts of every service at ``now``, strongest first."""
+    def signals(self, now: datetime, raised: Collection[str] = ()) -> list[LogSignal]:
+        """New templates and rate shifts of every service at ``now``, strongest first.
+        ``raised``: template keys already raised, which the ``max_new`` cap never drops
+        (a raised new template pushed out by busier ones would look resolved)."""
         found: list[LogSignal] = []
         moment = _seconds(now)
         for service, source in sorted(self._sources.items()):
@@ -155,10 +158,10 @@ class LogPatternDetector:
                 self._signal(service, source, shift, (groups, templates), moment)
                 for shift in source.rates.shifts(moment, groups)
             ]
-            found.extend(self._newsworthy(signals))
+            found.extend(self._newsworthy(signals, raised))
         return sorted(found, key=lambda s: (s.p_value, s.service, s.template_key))
 
-    def _newsworthy(self, signals: list[LogSignal]) -> list[LogSignal]:
+    def _newsworthy(self, signals: list[LogSignal], raised: Collection[str]) -> list[LogSignal]:
         """One service's signals, less the new templates that are not news: a new line
         that is no error needs ``min_count`` lines in the window (one odd line is not a
         pattern), and at most ``max_new`` new templates are kept, errors and the busiest
@@ -169,9 +172,13 @@ class LogPatternDetector:
             for s in signals
             if s.kind == "new_template" and (s.erroneous or s.window_count >= min_count)
         ]
-        new.sort(key=lambda s: (not s.erroneous, -s.window_count, s.template_key))
+        kept = [s for s in new if s.template_key in raised]
+        others = sorted(
+            (s for s in new if s.template_key not in raised),
+            key=lambda s: (not s.erroneous, -s.window_count, s.template_key),
+        )
         rest = [s for s in signals if s.kind != "new_template"]
-        return rest + new[: self.settings.max_new]
+        return rest + kept + others[: max(0, self.settings.max_new - len(kept))]
 
     def window_rate(self, service: str, template_key: str, now: datetime) -> float | None:
         """Lines per minute of a template in the window at ``now``, or None when it is no

@@ -98,7 +98,7 @@ class LogWatcher:
         self._forget_recoveries(at)
         signals = {
             s.template_key: s
-            for s in self.detector.signals(at)
+            for s in self.detector.signals(at, raised=self.raised.keys())
             if s.kind != _DROP or (caught_up and not s.erroneous)
         }
         events: list[Event] = []
