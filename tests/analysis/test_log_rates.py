@@ -79,6 +79,14 @@ def test_an_hourly_batch_is_its_habit_and_a_bigger_one_a_rise() -> None:
             tracker.add("batch", 120 * MINUTE + i * 50 / size)
         found = [s.key for s in tracker.shifts(124 * MINUTE)]
         assert ("batch" in found) is rises, size
+    # A surge spread over the window is judged by its lines, not its busiest minute.
+    tracker = RateTracker()
+    _steady(tracker, {"requests": 12.0}, range(0, 65))
+    for i in range(20):
+        tracker.add("errors", 20 * MINUTE + i)
+    for i in range(75):
+        tracker.add("errors", 60 * MINUTE + i * 4)
+    assert "errors" in [s.key for s in tracker.shifts(65 * MINUTE - 1)]
 
 
 def test_groups_merge_keys() -> None:

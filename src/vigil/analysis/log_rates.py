@@ -25,8 +25,8 @@ A rise is reported when the window count is unlikely under a Poisson law with th
 baseline rate (``p <= max_p_value``), is at least ``min_ratio`` times the expected count
 and is backed by at least ``min_count`` lines; for a template that comes in bursts (in
 at most ``burst_max_presence`` of the baseline buckets and quiet for a window before it,
-an hourly job), also only when the window's busiest bucket is at least ``min_ratio``
-times the baseline's busiest: a burst like the ones before is the template's habit.
+an hourly job), also only when the window has at least ``min_ratio`` times the lines of
+the baseline's busiest window-long stretch: a burst like the ones before is its habit.
 
 A fall (the template collapsing, e.g. a steady "request served" line stopping) is held to
 more, because silence is cheap to come by: a template that is rare, logs in batches or was
@@ -223,9 +223,10 @@ class RateTracker:
                     per_bucket[bucket - baseline_first] += count
         first = min(self._first[k] for k in keys)
         window_count = sum(in_window.values())
-        busiest, peak = 0.0, max(in_window.values(), default=0)
+        busiest, peak = 0.0, 0
         if window_count and not per_bucket.any():  # only a template back from silence
             busiest = max(self._faded(k, window_first) for k in keys)
+            peak = max(in_window.values())
         seen = _Observed(per_bucket, window_count, window_seconds, first, busiest, peak)
         return _test(name, seen, s)
 
@@ -334,22 +335,23 @@ def _test(name: str, seen: _Observed, s: RateSettings) -> RateShift | None:
             return _shift(name, "new", seen, rate, float(stats.poisson.sf(k - 1, expected)))
         return _returned(name, seen, s)
     if k >= s.min_count and k >= s.min_ratio * expected:
-        if _as_bursty_as_before(counts, seen.peak, s):
+        if _as_bursty_as_before(counts, k, s):
             return None
         return _rise(name, seen, rate, s)
     return _fall(name, seen, rate, s)
 
 
-def _as_bursty_as_before(counts: np.ndarray, peak: int, s: RateSettings) -> bool:
+def _as_bursty_as_before(counts: np.ndarray, count: int, s: RateSettings) -> bool:
     """A template that comes in bursts (an hourly job: lines in at most
     ``burst_max_presence`` of the baseline buckets, and none in the window-long stretch
-    just before the window): a burst in the window no bigger than ``min_ratio`` times the
-    baseline's biggest is its habit, not a rise."""
+    just before the window): a window with fewer than ``min_ratio`` times the lines of the
+    baseline's busiest window-long stretch is its habit, not a rise."""
     if np.count_nonzero(counts) > s.burst_max_presence * counts.size:
         return False
     if counts[-s.window_buckets :].any():
         return False  # not quiet just before the window: a surge that began there
-    return peak < s.min_ratio * float(counts.max())
+    busiest = np.convolve(counts, np.ones(s.window_buckets), mode="valid").max()
+    return count < s.min_ratio * float(busiest)
 
 
 def _returned(name: str, seen: _Observed, s: RateSettings) -> RateShift | None:
