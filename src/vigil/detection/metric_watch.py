@@ -174,7 +174,7 @@ class MetricWatcher:
         seen = last_seen or {}
         for key, labels in list(self.forecasting.items()):
             last = seen.get(key)
-            if last is None or last < self.forecast_at - idle:
+            if not self.fresh(last, ctx.now):
                 del self.forecasting[key]
                 events.append(
                     gone_event(self.watch, labels, "capacity_forecast", last, ctx, idle=idle)
@@ -188,6 +188,10 @@ class MetricWatcher:
                 del self.forecasting[key]
                 events.append(forecast_event(self.watch, labels, forecast, ctx))
         return events
+
+    def fresh(self, last: float | None, now: datetime) -> bool:
+        """Whether a series whose last point was at ``last`` still reports."""
+        return last is not None and last >= now.timestamp() - self.settings.series_idle_seconds
 
     def forecast_key(self, labels: dict[str, str]) -> str:
         """Identity of one series' capacity forecast under this watch."""

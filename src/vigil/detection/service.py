@@ -300,13 +300,14 @@ class DetectionService:
             report.failures.append(result.failure.message())
             return []
         forecasts: list[tuple[dict[str, str], CapacityForecast]] = []
-        last_seen: dict[str, float] = {}
-        fresh_after = ctx.now.timestamp() - self.settings.series_idle_seconds
+        last_seen = {
+            watcher.forecast_key(series.labels): series.points[-1][0]
+            for series in result.series
+            if series.points
+        }
         for series in result.series[: watcher.watch.max_series]:
-            if not series.points:
-                continue
-            last_seen[watcher.forecast_key(series.labels)] = last = series.points[-1][0]
-            if last < fresh_after:
+            last = last_seen.get(watcher.forecast_key(series.labels))
+            if not watcher.fresh(last, ctx.now):
                 continue  # stopped reporting: its old points say nothing of what comes
             series_id = f"{watcher.watch.name}{series.labels}"
             found = await self._forecaster.forecast(series_id, series.points, watcher.watch)
