@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -103,10 +103,11 @@ class DetectionService:
         self.settings = settings
         self.tenant_id = settings.tenant or "default"
         self._db, self._clock, self._sink, self._clients = db, clock, sink, clients
-        self._metrics = [MetricWatcher(w, settings) for w in settings.metrics]
-        self._logs = [LogWatcher(w, settings) for w in settings.logs]
-        self._forecaster = CapacityForecaster()
+        self._metrics: list[MetricWatcher] = []
+        self._logs: list[LogWatcher] = []
         self._loaded = False
+        self._reset()
+        self._forecaster = CapacityForecaster()
         self._lock = asyncio.Lock()
         ttl = timedelta(seconds=settings.lease_ttl_seconds)
         self.lease = LeaseKeeper(db, self.tenant_id, holder or process_holder(), ttl)
@@ -191,37 +192,56 @@ class DetectionService:
         that its half-done pass is neither sent nor saved, and the other watches go on:
         one bad series must not blind the rest."""
         for index, watcher in enumerate(self._metrics):
-            try:
-                events = await self._metric_pass(watcher, ctx, report)
-                events += await self._forecast_pass(watcher, ctx, report)
-            except Exception as exc:
+            found = await self._guarded(
+                watcher.watch.name, report, self._metric_passes, watcher, ctx
+            )
+            if found is None:
                 self._metrics[index] = await self._as_saved(
                     MetricWatcher(watcher.watch, self.settings)
                 )
-                self._watch_failed(report, watcher.watch.name, exc)
-                continue
-            report.events.extend(events)
+            else:
+                report.events.extend(found)
         for index, log_watcher in enumerate(self._logs):
-            try:
-                events = await self._log_pass(log_watcher, ctx, report)
-            except Exception as exc:
+            found = await self._guarded(
+                log_watcher.watch.key, report, self._log_pass, log_watcher, ctx
+            )
+            if found is None:
                 self._logs[index] = await self._as_saved(
                     LogWatcher(log_watcher.watch, self.settings)
                 )
-                self._watch_failed(report, log_watcher.watch.key, exc)
-                continue
-            report.events.extend(events)
+            else:
+                report.events.extend(found)
+
+    async def _guarded(
+        self,
+        name: str,
+        report: PassReport,
+        run: Callable[[_W, EventContext, PassReport], Awaitable[list[Event]]],
+        watcher: _W,
+        ctx: EventContext,
+    ) -> list[Event] | None:
+        """One watch's pass; None when it failed (then reported)."""
+        try:
+            return await run(watcher, ctx, report)
+        except Exception as exc:
+            log.warning("detection watch %s failed; it is retried next pass", name, exc_info=exc)
+            report.failures.append(f"watch {name}: {type(exc).__name__}: {exc}")
+            return None
+
+    async def _metric_passes(
+        self, watcher: MetricWatcher, ctx: EventContext, report: PassReport
+    ) -> list[Event]:
+        events = await self._metric_pass(watcher, ctx, report)
+        return events + await self._forecast_pass(watcher, ctx, report)
+
+    async def _saved_rows(self) -> dict[str, StateRow]:
+        async with self._db.session() as session:
+            return await load_states(session, self.tenant_id)
 
     async def _as_saved(self, watcher: _W) -> _W:
         """``watcher`` (fresh) restored from the saved state of its watch."""
-        async with self._db.session() as session:
-            watcher.restore(await load_states(session, self.tenant_id))
+        watcher.restore(await self._saved_rows())
         return watcher
-
-    @staticmethod
-    def _watch_failed(report: PassReport, name: str, exc: Exception) -> None:
-        log.warning("detection watch %s failed; it is retried next pass", name, exc_info=exc)
-        report.failures.append(f"watch {name}: {type(exc).__name__}: {exc}")
 
     async def _hold_lease(self) -> str | None:
         """Take or renew the lease; why not, when another process holds it. Taking it
@@ -249,12 +269,11 @@ class DetectionService:
         self._loaded = False
 
     async def _load(self) -> None:
-        async with self._db.session() as session:
-            rows = await load_states(session, self.tenant_id)
-        for watcher in self._metrics:
-            watcher.restore(rows)
-        for log_watcher in self._logs:
-            log_watcher.restore(rows)
+        rows = await self._saved_rows()
+        for metric in self._metrics:
+            metric.restore(rows)
+        for logs in self._logs:
+            logs.restore(rows)
         self._loaded = True
 
     async def _save(self, now: datetime) -> None:
