@@ -313,19 +313,28 @@ async def test_a_busy_loki_stream_catches_up_and_its_new_errors_are_raised(
     assert event.ts == errors_at
 
 
+def _history(log: Path, line: str) -> None:
+    stamps = [T0 - timedelta(minutes=20) + timedelta(seconds=15 * i) for i in range(80)]
+    log.write_text("".join(f"{at.isoformat()} {line}\n" for at in stamps))
+
+
+async def _watching(
+    make_runtime: MakeRuntime, clock: FakeClock, log: Path, service: str, line: str
+) -> DetectionService:
+    """A log file watch on twenty minutes of `line`, after its first pass (no events)."""
+    _history(log, line)
+    runtime = await make_runtime(detection={"logs": [{"service": service, "path": str(log)}]})
+    detection = runtime.detection
+    assert detection is not None
+    assert (await detection.run_once(clock.now())).events == []
+    return detection
+
+
 async def test_log_file_watch_reads_from_its_offset(
     make_runtime: MakeRuntime, clock: FakeClock, tmp_path: Path
 ) -> None:
     log = tmp_path / "checkout.log"
-    lines = [
-        f"{(T0 - timedelta(minutes=20) + timedelta(seconds=15 * i)).isoformat()} GET /cart 200"
-        for i in range(80)
-    ]
-    log.write_text("\n".join(lines) + "\n")
-    runtime = await make_runtime(detection={"logs": [{"service": "checkout", "path": str(log)}]})
-    detection = runtime.detection
-    assert detection is not None
-    assert (await detection.run_once(clock.now())).events == []
+    detection = await _watching(make_runtime, clock, log, "checkout", "GET /cart 200")
     with log.open("a") as handle:
         for i in range(12):
             handle.write(f"{T0.isoformat()} ERROR payment gateway timeout order={i}\n")
@@ -344,14 +353,7 @@ async def test_a_stack_trace_in_a_log_file_is_one_alarm_with_its_root_cause(
     make_runtime: MakeRuntime, clock: FakeClock, tmp_path: Path
 ) -> None:
     log = tmp_path / "orders.log"
-    history = [
-        f"{(T0 - timedelta(minutes=20) + timedelta(seconds=15 * i)).isoformat()} INFO order ok"
-        for i in range(80)
-    ]
-    log.write_text("\n".join(history) + "\n")
-    runtime = await make_runtime(detection={"logs": [{"service": "orders", "path": str(log)}]})
-    assert runtime.detection is not None
-    assert (await runtime.detection.run_once(clock.now())).events == []
+    detection = await _watching(make_runtime, clock, log, "orders", "INFO order ok")
     with log.open("a") as handle:
         for i in range(3):
             handle.write(
@@ -362,7 +364,7 @@ async def test_a_stack_trace_in_a_log_file_is_one_alarm_with_its_root_cause(
                 "\t... 64 common frames omitted\n"
             )
     clock.advance(timedelta(seconds=30))
-    (raised,) = (await runtime.detection.run_once(clock.now())).events
+    (raised,) = (await detection.run_once(clock.now())).events
     assert raised.raw["category"] == "connection"
     assert raised.severity.value == "error"
     assert raised.title.endswith(
