@@ -55,3 +55,7 @@ def test_invalid_configurations_are_refused() -> None:
     assert LogWatch(service="c", path=Path("/x"), timezone="Europe/Berlin").zone.key == (
         "Europe/Berlin"
     )
+    slow = MetricWatch(name="daily", query="up", step_seconds=3600)
+    with pytest.raises(ValidationError, match="at least twice the step of watch 'daily'"):
+        DetectionSettings(prometheus_url="http://p", metrics=[slow])
+    DetectionSettings(prometheus_url="http://p", metrics=[slow], series_idle_seconds=7200)

@@ -129,6 +129,12 @@ class DetectionSettings(_Model):
             raise ValueError("metric watches need `prometheus_url`")
         if any(w.loki_selector for w in self.logs) and not self.loki_url:
             raise ValueError("log watches with `loki_selector` need `loki_url`")
+        for watch in self.metrics:  # one missed step must not make a series "gone"
+            if self.series_idle_seconds < 2 * watch.step_seconds:
+                raise ValueError(
+                    f"series_idle_seconds ({self.series_idle_seconds:g}) must be at least"
+                    f" twice the step of watch {watch.name!r} ({watch.step_seconds:g} s)"
+                )
         return self
 
     @property
