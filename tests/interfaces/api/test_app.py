@@ -76,3 +76,9 @@ async def test_times_in_queries_are_iso_8601_not_unix_seconds(client: httpx.Asyn
         assert "ISO 8601" in numeric.json()["error"]["problem"]
         iso = await client.get(path, params={"since": "2026-11-21T10:00:00Z"})
         assert iso.status_code == 200, path
+        for edge in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+            beyond = await client.get(path, params={"since": edge})  # no such UTC time
+            assert beyond.status_code == 422, (path, edge)
+            assert "out of range" in beyond.json()["error"]["problem"]
+        earliest = await client.get(path, params={"since": "0001-01-01T00:00:00Z"})
+        assert earliest.status_code == 200, path

@@ -46,6 +46,10 @@ def test_list_show_and_move_an_incident(vigil: Vigil, tmp_path: Path) -> None:
     assert lonely.exit_code == 1
     assert "at least one alert behind" in lonely.output
     assert "cart" not in vigil("incidents", "--service", "cart").output
+    for command in ("incidents", "events"):
+        beyond = vigil(command, "--since", "0001-01-01T00:00:00+01:00")
+        assert beyond.exit_code == 2, beyond.output  # a usage error, not a traceback
+        assert "out of range once in UTC" in beyond.output
 
 
 def test_eval_correlation_prints_baseline_and_vigil(vigil: Vigil, tmp_path: Path) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 
 from vigil.interfaces.runtime import Runtime
 
@@ -54,9 +55,17 @@ def _iso_only(value: object) -> object:
     return value
 
 
+def _in_utc(value: datetime) -> datetime:
+    """The time in UTC (how it is stored and compared); one that has none is refused."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time out of range once in UTC (years 1 to 9999)") from None
+
+
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 # A query parameter time: ISO 8601 with an offset, as the OpenAPI says (not Unix seconds).
-IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_in_utc)]
 
 
 async def read_body(request: Request, limit: int) -> bytes:

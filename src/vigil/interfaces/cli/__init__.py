@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.events import EventStatus, Severity
+from vigil.interfaces.cli.times import as_utc
 from vigil.interfaces.processing import ProcessingChild, run_processing_child
 from vigil.interfaces.runtime import Runtime, RuntimeFactory
 from vigil.pipeline import IntakeRejectedError
@@ -210,8 +211,6 @@ def events(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List stored events, newest first."""
-    from datetime import UTC
-
     state = _state(ctx)
 
     async def body(runtime: Runtime) -> None:
@@ -220,7 +219,7 @@ def events(
             service=service,
             severity=severity.value if severity else None,
             status=status.value if status else None,
-            since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+            since=as_utc(since, "--since"),
             limit=limit,
         )
         async with runtime.db.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -24,6 +24,7 @@ from vigil.incidents import (
 from vigil.incidents.read import IncidentDetail, incident_detail, incident_stats, list_summaries
 from vigil.incidents.repository import IncidentQuery
 from vigil.interfaces.cli import State
+from vigil.interfaces.cli.times import as_utc
 from vigil.interfaces.runtime import Runtime
 
 __all__ = ["register"]
@@ -103,7 +104,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 state=state.value if state else None,
                 priority=priority,
                 service=service,
-                since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+                since=as_utc(since, "--since"),
                 limit=limit,
             )
             try:
