@@ -52,6 +52,15 @@ def request_key(body: bytes, idempotency_key: str | None = None) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def _delivery(idempotency_key: str | None, events: list[Event]) -> str | None:
+    """What a sender's idempotency key identifies: that key *with* the alerts it carried
+    (their ingest ids), so a retry is a duplicate even if re-serialised, while a different
+    payload under a reused key is a delivery of its own, never dropped as a duplicate."""
+    if not idempotency_key:
+        return None
+    return "\n".join([idempotency_key, *sorted(e.ingest_id for e in events)])
+
+
 @dataclass(frozen=True, slots=True)
 class IntakeRequest:
     tenant_id: str
@@ -301,7 +310,7 @@ class IntakeService:
         headers = {k.lower(): v for k, v in headers.items()}
         kept = {k: v for k, v in headers.items() if k in KEPT_HEADERS}
         events = await self._parse(source, body, tenant_id, received_at, kept)
-        key = request_key(body, headers.get("idempotency-key"))
+        key = request_key(body, _delivery(headers.get("idempotency-key"), events))
         request = IntakeRequest(
             tenant_id, source, key, received_at, body.decode("utf-8", "replace"), kept
         )

@@ -63,6 +63,12 @@ async def test_idempotency_key_header(runtime: Runtime, client: httpx.AsyncClien
     retry = await client.post(AM, content=REAL_ALERTMANAGER + b"\n", headers=headers)
     assert (first.status_code, retry.status_code) == (202, 200)
     assert retry.json()["intake_id"] == first.json()["intake_id"]
+    # The same key on other alerts is another delivery, not a duplicate to drop.
+    other = REAL_ALERTMANAGER.replace(REAL_FINGERPRINT.encode(), b"0123456789abcdef")
+    assert other != REAL_ALERTMANAGER
+    reused = await client.post(AM, content=other, headers=headers)
+    assert reused.status_code == 202
+    assert reused.json()["intake_id"] != first.json()["intake_id"]
 
 
 async def test_invalid_json_is_400_with_dead_letter(
