@@ -28,8 +28,10 @@ __all__ = [
     "payload_letter",
 ]
 
-# A dead letter keeps at most this much of an oversized body.
-MAX_KEPT_PAYLOAD = 256 * 1024
+# A dead letter keeps a body whole up to this size, far above any intake limit a server
+# would set (the default is 1 MiB): a body refused for its content must stay replayable.
+# Only an oversized one (refused with 413, read to just past the limit) is cut here.
+MAX_KEPT_PAYLOAD = 64 * 1024 * 1024
 
 
 class DeadLetter(BaseModel):

@@ -71,6 +71,25 @@ async def test_idempotency_key_header(runtime: Runtime, client: httpx.AsyncClien
     assert reused.json()["intake_id"] != first.json()["intake_id"]
 
 
+async def test_a_large_refused_body_is_kept_whole_for_replay(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """Under the intake limit, a body refused for one bad field is kept byte for byte."""
+    payload = orjson.loads(REAL_ALERTMANAGER)
+    alert = payload["alerts"][0]
+    payload["alerts"] = [
+        {**alert, "fingerprint": f"{i:016x}", "labels": {**alert["labels"], "n": str(i)}}
+        for i in range(1500)
+    ]
+    payload["alerts"][-1]["startsAt"] = "not-a-time"
+    body = orjson.dumps(payload)
+    assert 300_000 < len(body) < runtime.settings.max_body_bytes
+    response = await client.post(AM, content=body, headers=JSON)
+    assert response.status_code == 422
+    (letter,) = await dead_letters(runtime)
+    assert letter.payload.encode() == body
+
+
 async def test_invalid_json_is_400_with_dead_letter(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
