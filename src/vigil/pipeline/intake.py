@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import hashlib
@@ -10,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -42,7 +43,34 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Headers worth keeping with a stored request (never credentials).
-KEPT_HEADERS = ("content-type", "user-agent", "idempotency-key", "x-request-id")
+KEPT_HEADERS = (
+    "content-type",
+    "content-encoding",
+    "content-transfer-encoding",  # set on a dead letter whose body is kept as base64
+    "user-agent",
+    "idempotency-key",
+    "x-request-id",
+)
+BASE64 = "base64"
+
+
+def kept_body(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """A body as a dead letter keeps it: text when it is UTF-8, else base64 (marked in the
+    headers), so that nothing is lost or, replayed, taken for something it was not."""
+    try:
+        return {"payload": body.decode("utf-8"), "headers": headers}
+    except UnicodeDecodeError:
+        marked = {**headers, "content-transfer-encoding": BASE64}
+        return {"payload": base64.b64encode(body).decode("ascii"), "headers": marked}
+
+
+def _json_problem(body: bytes, exc: orjson.JSONDecodeError) -> str:
+    """orjson's reason, or where the bytes stop being UTF-8 (it reports column 1)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"not UTF-8: byte 0x{body[bad.start]:02x} at offset {bad.start}"
+    return str(exc)
 
 
 def request_key(body: bytes, idempotency_key: str | None = None) -> str:
@@ -332,11 +360,18 @@ class IntakeService:
             if len(body) > self._max_body:
                 status = 413
                 raise PayloadError("", f"body is larger than the limit of {self._max_body} bytes")
+            encoding = headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                status = 415
+                problem = f"Content-Encoding {encoding!r} is not accepted: send the JSON as is"
+                raise PayloadError("headers.content-encoding", problem)
             try:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
                 status = 400
-                raise PayloadError("", f"body is not valid JSON: {exc}") from None
+                raise PayloadError(
+                    "", f"body is not valid JSON: {_json_problem(body, exc)}"
+                ) from None
             return self._translate(source, payload, received_at, tenant_id)
         except PayloadError as error:
             reason = "too_large" if status == 413 else "invalid_payload"
@@ -348,9 +383,8 @@ class IntakeService:
                 stage="parse",
                 field=error.field,
                 reason=error.problem,
-                payload=body.decode("utf-8", "replace"),
                 received_at=received_at,
-                headers=headers,
+                **kept_body(body, headers),
             )
             dead_letter_id = await self.write_dead_letter(letter)
             raise IntakeRejectedError(status, error, dead_letter_id) from None

@@ -3,6 +3,8 @@ bodies refused with a precise 4xx and a dead letter, credentials checked per sou
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import hmac
 from datetime import UTC, datetime
@@ -88,6 +90,38 @@ async def test_a_large_refused_body_is_kept_whole_for_replay(
     assert response.status_code == 422
     (letter,) = await dead_letters(runtime)
     assert letter.payload.encode() == body
+
+
+async def test_bytes_that_are_not_utf8_are_kept_as_sent_and_not_replayed_as_text(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    latin1 = REAL_ALERTMANAGER.replace(b"HighErrorRatio", "HighErrorRatio-café".encode("latin-1"))
+    response = await client.post(AM, content=latin1, headers=JSON)
+    assert response.status_code == 400
+    problem = response.json()["error"]["problem"]
+    offset = latin1.index(b"\xe9")
+    assert problem == f"body is not valid JSON: not UTF-8: byte 0xe9 at offset {offset}"
+    (letter,) = await dead_letters(runtime)
+    assert letter.headers["content-transfer-encoding"] == "base64"
+    assert base64.b64decode(letter.payload) == latin1  # byte for byte
+    replay = await client.post(f"/api/v1/dead-letters/{letter.id}/replay")
+    assert replay.json()["ok"] is False  # never "succeeds" with mangled text
+    assert "not UTF-8" in replay.json()["detail"]
+
+
+async def test_a_compressed_body_is_refused_with_415_and_kept(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    packed = gzip.compress(REAL_ALERTMANAGER)
+    headers = {**JSON, "content-encoding": "gzip"}
+    response = await client.post(AM, content=packed, headers=headers)
+    assert response.status_code == 415
+    error = response.json()["error"]
+    assert error["field"] == "headers.content-encoding"
+    assert error["problem"] == "Content-Encoding 'gzip' is not accepted: send the JSON as is"
+    (letter,) = await dead_letters(runtime)
+    assert letter.headers["content-encoding"] == "gzip"
+    assert base64.b64decode(letter.payload) == packed
 
 
 async def test_invalid_json_is_400_with_dead_letter(

@@ -12,6 +12,7 @@ from vigil.interfaces.api.webhook_auth import verify
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline import IntakeRejectedError
 from vigil.pipeline.deadletters import NewDeadLetter
+from vigil.pipeline.intake import kept_body
 
 __all__ = ["router"]
 
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
         401: {"model": ErrorOut, "description": "Missing or wrong credential"},
         404: {"model": ErrorOut, "description": "Unknown source (dead-lettered)"},
         413: {"model": ErrorOut, "description": "Body too large (dead-lettered)"},
+        415: {"model": ErrorOut, "description": "Compressed body (dead-lettered)"},
         422: {
             "model": ErrorOut,
             "description": "Payload does not match the source's format (dead-lettered)",
@@ -81,8 +83,8 @@ async def _unknown_source(runtime: Runtime, source: str, body: bytes, tenant: st
         stage="route",
         field="source",
         reason=problem,
-        payload=body.decode("utf-8", "replace"),
         received_at=runtime.clock.now(),
+        **kept_body(body, {}),
     )
     dead_letter_id = await runtime.intake.write_dead_letter(letter)
     return error_response(404, problem, field="source", dead_letter_id=dead_letter_id)
