@@ -40,6 +40,15 @@ def test_triggered(load_fixture: Load, received_at: datetime) -> None:
     assert event.correlation_ids.group_key == "1f2e3d4c5b6a79880f1e2d3c4b5a6978"
 
 
+def test_a_tag_without_a_name_is_skipped_not_the_alert(
+    load_fixture: Load, received_at: datetime
+) -> None:
+    payload = load_fixture("datadog", "triggered.json")
+    payload["tags"] = "env:prod, :orphan, service:checkout"
+    [event] = _parse(payload, received_at)
+    assert event.labels == {"env": "prod", "service": "checkout"}
+
+
 def test_recovered_resolves_the_same_alert(load_fixture: Load, received_at: datetime) -> None:
     [triggered] = _parse(load_fixture("datadog", "triggered.json"), received_at)
     [recovered] = _parse(load_fixture("datadog", "recovered.json"), received_at)

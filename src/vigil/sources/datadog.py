@@ -61,7 +61,8 @@ _WARNING_TRANSITIONS = frozenset({"warn", "re-warn", "no data", "re-no data"})
 
 
 def _labels_from_tags(tags: str | list[str]) -> dict[str, str]:
-    """`"env:prod, service:cart, canary"` -> env=prod, service=cart, canary=true."""
+    """`"env:prod, service:cart, canary"` -> env=prod, service=cart, canary=true; a tag
+    with no name (`":x"`) is skipped."""
     items = tags.split(",") if isinstance(tags, str) else tags
     labels: dict[str, str] = {}
     for item in items:
@@ -69,7 +70,8 @@ def _labels_from_tags(tags: str | list[str]) -> dict[str, str]:
         if not tag:
             continue
         key, sep, value = tag.partition(":")
-        labels[key.strip()] = value.strip() if sep else "true"
+        if key.strip():  # ":orphan" names nothing: skipped, the alert kept
+            labels[key.strip()] = value.strip() if sep else "true"
     return labels
 
 
