@@ -25,6 +25,8 @@ _STAMPS = {
     IncidentState.RESOLVED: "resolved_at",
     IncidentState.LEARNED: "learned_at",
 }
+# Every stamp of the lifecycle, in order: a move is never stamped before any of them.
+_STEPS = ("detected_at", *_STAMPS.values())
 _PRIORITIES = ("P0", "P1", "P2", "P3")
 # An incident that spans this many services is one priority more urgent than its alerts.
 _WIDE = 3
@@ -116,20 +118,23 @@ class Board:
 
     def open(self, signal: Signal, member: MemberView, at: datetime) -> IncidentView:
         incident_id = self.ids.new()
+        # An alert's own time may run a little ahead (the sender's clock, within the
+        # accepted skew): an incident is not detected after it is processed.
+        detected = min(signal.ts, at)
         title = signal.title + (f" ({signal.service})" if signal.service else "")
         self.rows[incident_id] = {
             "id": incident_id, "tenant_id": self.tenant_id, "title": title[:1024],
             "state": IncidentState.DETECTED.value, "severity": member.severity,
             "priority": member.priority, "services": [], "alert_count": 0,
-            "opener_event_id": signal.event_id, "detected_at": signal.ts,
+            "opener_event_id": signal.event_id, "detected_at": detected,
             "acknowledged_at": None, "mitigated_at": None, "resolved_at": None,
-            "learned_at": None, "last_activity_at": signal.ts, "updated_at": at,
+            "learned_at": None, "last_activity_at": detected, "updated_at": at,
             "reopened": 0, "merged_into": None,
         }  # fmt: skip
-        view = IncidentView(incident_id, IncidentState.DETECTED, signal.ts, None, signal.event_id)
+        view = IncidentView(incident_id, IncidentState.DETECTED, detected, None, signal.event_id)
         self.views[incident_id] = view
         self._new.add(incident_id)
-        self.record(view, signal.ts, "detected", f"detected: {title}", event_id=signal.event_id)
+        self.record(view, detected, "detected", f"detected: {title}", event_id=signal.event_id)
         self._add_member(view, member, signal.ts)
         return view
 
@@ -193,6 +198,9 @@ class Board:
         before = view.state
         after = next_state(before, trigger)
         row = self.rows[view.id]
+        # Stamps come from people (the server's clock) and from alerts (their own time,
+        # which may arrive late): a move is never before the one it follows.
+        at = max([at, *(row[name] for name in _STEPS if row[name] is not None)])
         row["state"], view.state = after.value, after
         stamp = _STAMPS.get(after)
         if stamp and (row[stamp] is None or after is IncidentState.RESOLVED):

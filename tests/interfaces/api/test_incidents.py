@@ -11,8 +11,11 @@ import sqlalchemy as sa
 
 from tests.conftest import T0, MakeClient, MakeRuntime
 from tests.incidents.conftest import CATALOG, fire
+from tests.ingestion import ingest
+from tests.payloads import am_alert, am_body
 from vigil.incidents.tables import incident_feedback
 from vigil.interfaces.runtime import Runtime
+from vigil.testing.clock import FakeClock
 
 
 @pytest.fixture
@@ -103,6 +106,40 @@ async def test_lifecycle_over_http(runtime: Runtime, client: httpx.AsyncClient) 
     assert stats["alerts_in"] == 1
     assert stats["incidents_out"] == 1
     assert (stats["mtta_seconds_median"], stats["mttr_seconds_median"]) == (180.0, 600.0)
+
+
+async def test_times_from_alerts_never_run_before_a_person_s(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """An alert stamped a little ahead (the sender's clock) or resolved late: MTTA and
+    MTTR are never negative, and the timeline stays in the order things were done."""
+    clock = runtime.clock
+    assert isinstance(clock, FakeClock)
+    clock.set(T0)
+    ahead = am_body(
+        am_alert({"alertname": "DiskFull", "service": "payments"}, T0 + timedelta(minutes=4))
+    )
+    await ingest(runtime, "alertmanager", ahead)
+    await runtime.processor.drain()
+    (incident_id,) = await _ids(client)
+    url = f"/api/v1/incidents/{incident_id}/transitions"
+    acked = (await client.post(url, json={"trigger": "acknowledge", "actor": "ana"})).json()
+    assert acked["mtta_seconds"] == 0.0
+    assert acked["detected_at"] == "2026-11-21T12:10:00Z"  # when processed, not ahead
+
+    await fire(runtime, "HighLatencyP99", "checkout", T0 + timedelta(minutes=10))
+    other = next(i for i in await _ids(client) if i != incident_id)
+    clock.set(T0 + timedelta(minutes=13))
+    await client.post(
+        f"/api/v1/incidents/{other}/transitions", json={"trigger": "acknowledge", "actor": "ana"}
+    )
+    # Its alert resolved at minute 11, delivered at minute 14: after the person acted.
+    await fire(runtime, "HighLatencyP99", "checkout", T0 + timedelta(minutes=11), status="resolved")
+    done = (await client.get(f"/api/v1/incidents/{other}")).json()
+    assert done["state"] == "resolved"
+    assert done["mttr_seconds"] >= done["mtta_seconds"] == 180.0
+    assert [t["kind"] for t in done["timeline"]][-2:] == ["state_changed", "state_changed"]
+    assert done["timeline"][-1]["summary"].startswith("acknowledged → resolved")
 
 
 async def test_merge_and_split_are_kept_as_feedback(
