@@ -80,6 +80,7 @@ class IncidentService:
         merged. Stored as feedback: these alerts were one failure."""
         if not source_ids or target_id in source_ids:
             raise InvalidRequestError("name other incidents to merge into this one")
+        source_ids = list(dict.fromkeys(source_ids))  # one named twice is merged once
         async with self._db.writing() as session:
             board, views = await self._board(session, tenant_id, [target_id, *source_ids])
             target, sources = views[0], views[1:]

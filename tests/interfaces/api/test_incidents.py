@@ -149,11 +149,13 @@ async def test_merge_and_split_are_kept_as_feedback(
     search_id, shop_id = await _ids(client)
 
     merged = await client.post(f"/api/v1/incidents/{shop_id}/merge",
-                               json={"incidents": [search_id], "actor": "ana",
+                               json={"incidents": [search_id, search_id], "actor": "ana",
                                      "reason": "search reads payments"})  # fmt: skip
     assert merged.status_code == 200, merged.text
     assert merged.json()["services"] == ["checkout", "payments", "search"]
     assert merged.json()["alert_count"] == 3
+    # Named twice, merged once.
+    assert [t["kind"] for t in merged.json()["timeline"]].count("merged") == 1
     assert await _ids(client) == [shop_id]
     gone = await client.post(f"/api/v1/incidents/{search_id}/notes",
                              json={"actor": "ana", "text": "x"})  # fmt: skip
