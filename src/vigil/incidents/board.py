@@ -205,6 +205,9 @@ class Board:
         stamp = _STAMPS.get(after)
         if stamp and (row[stamp] is None or after is IncidentState.RESOLVED):
             row[stamp] = at
+        if before is IncidentState.DETECTED and actor != "vigil" and row["acknowledged_at"] is None:
+            # A person's first move answers the page, whichever it is (MTTA counts it).
+            row["acknowledged_at"] = at
         if trigger is Trigger.REOPEN:
             row["resolved_at"], row["reopened"] = None, row["reopened"] + 1
         view.resolved_at = row["resolved_at"]

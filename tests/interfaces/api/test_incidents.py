@@ -142,6 +142,18 @@ async def test_times_from_alerts_never_run_before_a_person_s(
     assert done["timeline"][-1]["summary"].startswith("acknowledged → resolved")
 
 
+async def test_a_person_s_first_move_answers_the_page(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """Resolved straight from detected by a person: MTTA counts that move."""
+    await fire(runtime, "HighLatencyP99", "payments", T0)
+    (incident_id,) = await _ids(client)
+    runtime.clock.set(T0 + timedelta(minutes=5))  # type: ignore[attr-defined]
+    url = f"/api/v1/incidents/{incident_id}/transitions"
+    done = (await client.post(url, json={"trigger": "resolve", "actor": "ana"})).json()
+    assert (done["mtta_seconds"], done["mttr_seconds"]) == (300.0, 300.0)
+
+
 async def test_merge_and_split_are_kept_as_feedback(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:
