@@ -122,13 +122,13 @@ class LogWatcher:
         backlog after a stop is not one burst at the pass's time)."""
         latest = now + _CLOCK_SKEW
         untimed = sum(line.ts is None for line in lines)
-        since = self.last_read
-        step = (now.timestamp() - since) / untimed if untimed and since is not None else 0.0
+        since = self.last_read or 0.0
+        step = (now.timestamp() - since) / untimed if untimed and self.last_read else 0.0
         times, j = [], 0
         for line in lines:
             if line.ts is not None:
                 times.append(line.ts if line.ts <= latest else now)
-            elif step > 0 and since is not None:
+            elif step > 0:
                 j += 1
                 times.append(datetime.fromtimestamp(since + step * j, tz=UTC))
             else:

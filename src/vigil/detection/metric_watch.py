@@ -111,11 +111,10 @@ class MetricWatcher:
         """Stop watching series without a point for `series_idle_seconds` before the
         cursor (closing what was raised on them); their saved rows go too."""
         idle = self.settings.series_idle_seconds
-        cutoff = (self.cursor or 0.0) - idle
         events = []
         for key, tracked in list(self.series.items()):
             last = tracked.tracker.last_ts
-            if (last is None and key in fed) or (last is not None and last >= cutoff):
+            if self.fresh(last, self.cursor or 0.0) or (last is None and key in fed):
                 continue
             if tracked.tracker.raised:
                 events.append(
@@ -174,7 +173,7 @@ class MetricWatcher:
         seen = last_seen or {}
         for key, labels in list(self.forecasting.items()):
             last = seen.get(key)
-            if not self.fresh(last, ctx.now):
+            if not self.fresh(last, self.forecast_at):
                 del self.forecasting[key]
                 events.append(
                     gone_event(self.watch, labels, "capacity_forecast", last, ctx, idle=idle)
@@ -189,9 +188,10 @@ class MetricWatcher:
                 events.append(forecast_event(self.watch, labels, forecast, ctx))
         return events
 
-    def fresh(self, last: float | None, now: datetime) -> bool:
-        """Whether a series whose last point was at ``last`` still reports."""
-        return last is not None and last >= now.timestamp() - self.settings.series_idle_seconds
+    def fresh(self, last: float | None, at: float) -> bool:
+        """Whether a series whose last point was at ``last`` still reports at ``at``
+        (epoch seconds): a point within `series_idle_seconds`."""
+        return last is not None and last >= at - self.settings.series_idle_seconds
 
     def forecast_key(self, labels: dict[str, str]) -> str:
         """Identity of one series' capacity forecast under this watch."""

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -27,25 +27,13 @@ from vigil.platform.clock import Clock
 from vigil.platform.db import Database
 from vigil.platform.detection_settings import DetectionSettings
 from vigil.platform.settings import Settings
-from vigil.telemetry.logfiles import (
-    FileChunk,
-    FileCursor,
-    LogLine,
-    first_cursor,
-    join_continuations,
-    tail_file,
-)
+from vigil.telemetry.logfiles import FileCursor, first_cursor, join_continuations, read_on
 from vigil.telemetry.loki import LokiClient
 from vigil.telemetry.prometheus import PrometheusClient
 
 __all__ = ["DetectionService", "EventSink", "PassReport", "TelemetryClients"]
 
 log = logging.getLogger(__name__)
-
-# Unread bytes past a file's new offset that still count as caught up (a line being
-# written); more means the read stopped short of a backlog.
-_CAUGHT_UP_BYTES = 64 << 10
-_CHUNK_BYTES = 4 << 20  # one read of a log file
 
 _W = TypeVar("_W", MetricWatcher, LogWatcher)
 
@@ -326,7 +314,7 @@ class DetectionService:
         }
         for series in result.series[: watcher.watch.max_series]:
             last = last_seen.get(watcher.forecast_key(series.labels))
-            if not watcher.fresh(last, ctx.now):
+            if not watcher.fresh(last, ctx.now.timestamp()):
                 continue  # stopped reporting: its old points say nothing of what comes
             series_id = f"{watcher.watch.name}{series.labels}"
             found = await self._forecaster.forecast(series_id, series.points, watcher.watch)
@@ -337,27 +325,9 @@ class DetectionService:
     async def _log_pass(
         self, watcher: LogWatcher, ctx: EventContext, report: PassReport
     ) -> list[Event]:
-        path, selector = watcher.watch.path, watcher.watch.loki_selector
-        if path is not None:
-            zone = watcher.watch.zone
-            if watcher.file_cursor == FileCursor():  # a new watch: where to start
-                since = ctx.now - timedelta(seconds=self.settings.initial_lookback_seconds)
-                watcher.file_cursor = await asyncio.to_thread(first_cursor, path, zone, since)
-            cursor = watcher.file_cursor
-            budget = self.settings.log_file_read_bytes
-            chunk, caught_up = await asyncio.to_thread(_tail, path, cursor, zone, budget)
-            if chunk.failure is not None:
-                report.failures.append(chunk.failure)
-                return []
-            watcher.file_cursor = chunk.cursor
-            # A read that stopped short of a backlog is judged where its lines end.
-            stamps = [line.ts for line in chunk.lines if line.ts is not None]
-            until = None if caught_up or not stamps else max(stamps)
-            lines = join_continuations(chunk.lines)  # a stack trace is one record
-            return await asyncio.to_thread(
-                watcher.take, lines, ctx, caught_up=caught_up, until=until
-            )
-        loki = self._clients.loki
+        if watcher.watch.path is not None:
+            return await self._file_pass(watcher, watcher.watch.path, ctx, report)
+        selector, loki = watcher.watch.loki_selector, self._clients.loki
         if selector is None or loki is None:
             return []
         start, end = watcher.loki_window(ctx.now)
@@ -375,36 +345,25 @@ class DetectionService:
             watcher.take, result.lines, ctx, caught_up=caught_up, until=result.read_until
         )
 
+    async def _file_pass(
+        self, watcher: LogWatcher, path: Path, ctx: EventContext, report: PassReport
+    ) -> list[Event]:
+        zone = watcher.watch.zone
+        if watcher.file_cursor == FileCursor():  # a new watch: where to start
+            since = ctx.now - timedelta(seconds=self.settings.initial_lookback_seconds)
+            watcher.file_cursor = await asyncio.to_thread(first_cursor, path, zone, since)
+        budget = self.settings.log_file_read_bytes
+        chunk, caught_up = await asyncio.to_thread(read_on, path, watcher.file_cursor, budget, zone)
+        if chunk.failure is not None:
+            report.failures.append(chunk.failure)
+            return []
+        watcher.file_cursor = chunk.cursor
+        # A read that stopped short of a backlog is judged where its lines end.
+        stamps = [line.ts for line in chunk.lines if line.ts is not None]
+        until = None if caught_up or not stamps else max(stamps)
+        lines = join_continuations(chunk.lines)  # a stack trace is one record
+        return await asyncio.to_thread(watcher.take, lines, ctx, caught_up=caught_up, until=until)
+
     def watch_names(self) -> Sequence[str]:
         """The configured watches, for status output."""
         return [w.watch.name for w in self._metrics] + [w.watch.key for w in self._logs]
-
-
-def _tail(path: Path, cursor: FileCursor, zone: tzinfo, budget: int) -> tuple[FileChunk, bool]:
-    """The lines of a log file after `cursor`, read on until its end or `budget` bytes
-    (give or take a chunk), and whether the read reached the end of what was written."""
-    lines: list[LogLine] = []
-    restarted = False
-    read = 0
-    while read < budget:
-        # Whole chunks: a read shorter than a line would cut it in two.
-        chunk = tail_file(path, cursor, min(_CHUNK_BYTES, budget), zone)
-        if chunk.failure is not None:
-            if not lines:
-                return chunk, False
-            break  # keep what was read; the next pass goes on from there
-        lines.extend(chunk.lines)
-        restarted = restarted or chunk.restarted
-        moved = chunk.cursor != cursor
-        read += chunk.cursor.offset - (0 if chunk.restarted else cursor.offset)
-        cursor = chunk.cursor
-        if not moved or not chunk.lines:
-            break
-    chunk = FileChunk(lines, cursor, restarted)
-    try:
-        stat = path.stat()
-    except OSError:
-        return chunk, False
-    if stat.st_ino != chunk.cursor.inode or read >= budget:
-        return chunk, False  # the new file after a rotated one waits, or the budget ran out
-    return chunk, stat.st_size - chunk.cursor.offset < _CAUGHT_UP_BYTES

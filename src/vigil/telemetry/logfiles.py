@@ -1,6 +1,7 @@
 """Log lines from a file, tailed from a saved offset (rotation and truncation detected).
 
-Reading is blocking file I/O; async callers run :func:`tail_file` on a thread. Only
+Reading is blocking file I/O; async callers run :func:`tail_file` (one chunk) or
+:func:`read_on` (to the end or a byte budget) on a thread. Only
 complete lines are returned: a line still being written stays for the next read. A line
 that starts with an ISO-8601 time gets that time (in the given zone when it names none);
 others get ``None`` and the caller stamps them with the time it read them.
@@ -23,10 +24,14 @@ __all__ = [
     "first_cursor",
     "join_continuations",
     "leading_time",
+    "read_on",
     "tail_file",
 ]
 
 _MAX_BYTES = 4 << 20
+# Unread bytes past a read's end that still count as caught up (a line being written);
+# more means the read stopped short of a backlog.
+_CAUGHT_UP_BYTES = 64 << 10
 _MARK_BYTES = 32
 _PROBE_BYTES = 64 << 10  # the end of a file looked at for its last line
 # Lines that continue a multi-line record (stack frames, a traceback's parts).
@@ -117,6 +122,35 @@ def tail_file(
         return FileChunk([], cursor, failure=f"{path}: {type(exc).__name__}: {exc.strerror or exc}")
     start = FileCursor(stat.st_ino, 0) if restarted else cursor
     return _chunk(data, start, max_bytes, restarted and cursor.inode != 0, zone)
+
+
+def read_on(
+    path: Path, cursor: FileCursor, budget: int, zone: tzinfo = UTC
+) -> tuple[FileChunk, bool]:
+    """The lines of `path` after `cursor`, read on to its end or to `budget` bytes (in
+    whole chunks of at most `_MAX_BYTES`: a shorter read would cut a line in two), and
+    whether the read reached the end of what was written."""
+    lines: list[LogLine] = []
+    read = 0
+    while read < budget:
+        chunk = tail_file(path, cursor, min(_MAX_BYTES, budget), zone)
+        if chunk.failure is not None:
+            if not lines:
+                return chunk, False
+            break  # keep what was read; the next read goes on from there
+        lines.extend(chunk.lines)
+        read += chunk.cursor.offset - (0 if chunk.restarted else cursor.offset)
+        moved, cursor = chunk.cursor != cursor, chunk.cursor
+        if not moved or not chunk.lines:
+            break
+    done = FileChunk(lines, cursor)
+    try:
+        stat = path.stat()
+    except OSError:
+        return done, False
+    if stat.st_ino != cursor.inode or read >= budget:
+        return done, False  # the new file after a rotated one waits, or the budget ran out
+    return done, stat.st_size - cursor.offset < _CAUGHT_UP_BYTES
 
 
 def join_continuations(lines: list[LogLine]) -> list[LogLine]:
