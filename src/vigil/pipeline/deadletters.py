@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from vigil.pipeline.tables import dead_letters
 from vigil.sources import PayloadError
 
 __all__ = [
+    "BASE64",
     "DeadLetter",
     "NewDeadLetter",
     "count_dead_letters",
@@ -23,11 +25,13 @@ __all__ = [
     "event_letter",
     "get_dead_letter",
     "insert_dead_letters",
+    "kept_body",
     "list_dead_letters",
     "mark_replayed",
     "payload_letter",
 ]
 
+BASE64 = "base64"  # a kept body's content-transfer-encoding when it is not UTF-8
 # A dead letter keeps a body whole up to this size, far above any intake limit a server
 # would set (the default is 1 MiB): a body refused for its content must stay replayable.
 # Only an oversized one (refused with 413, read to just past the limit) is cut here.
@@ -180,3 +184,13 @@ def event_letter(item: Item) -> NewDeadLetter:
         received_at=event.received_at,
         intake_id=item.intake_id,
     )
+
+
+def kept_body(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """A body as a dead letter keeps it: text when it is UTF-8, else base64 (marked in the
+    headers), so that nothing is lost or, replayed, taken for something it was not."""
+    try:
+        return {"payload": body.decode("utf-8"), "headers": headers}
+    except UnicodeDecodeError:
+        marked = {**headers, "content-transfer-encoding": BASE64}
+        return {"payload": base64.b64encode(body).decode("ascii"), "headers": marked}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import functools
 import hashlib
@@ -11,7 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 import sqlalchemy as sa
@@ -21,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 
 from vigil.events import Event
-from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters
+from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters, kept_body
 from vigil.pipeline.tables import intake
 from vigil.platform.clock import Clock
 from vigil.platform.db import Database
@@ -51,17 +50,6 @@ KEPT_HEADERS = (
     "idempotency-key",
     "x-request-id",
 )
-BASE64 = "base64"
-
-
-def kept_body(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    """A body as a dead letter keeps it: text when it is UTF-8, else base64 (marked in the
-    headers), so that nothing is lost or, replayed, taken for something it was not."""
-    try:
-        return {"payload": body.decode("utf-8"), "headers": headers}
-    except UnicodeDecodeError:
-        marked = {**headers, "content-transfer-encoding": BASE64}
-        return {"payload": base64.b64encode(body).decode("ascii"), "headers": marked}
 
 
 def _json_problem(body: bytes, exc: orjson.JSONDecodeError) -> str:

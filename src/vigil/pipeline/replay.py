@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from vigil.events import Event
-from vigil.pipeline.deadletters import DeadLetter, get_dead_letter, mark_replayed
-from vigil.pipeline.intake import BASE64, request_key
+from vigil.pipeline.deadletters import BASE64, DeadLetter, get_dead_letter, mark_replayed
+from vigil.pipeline.intake import request_key
 from vigil.pipeline.processor import Processor
 from vigil.pipeline.tables import intake
 from vigil.platform.clock import Clock

@@ -11,8 +11,7 @@ from vigil.interfaces.api.deps import ErrorOut, RuntimeDep, error_response, read
 from vigil.interfaces.api.webhook_auth import verify
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline import IntakeRejectedError
-from vigil.pipeline.deadletters import NewDeadLetter
-from vigil.pipeline.intake import kept_body
+from vigil.pipeline.deadletters import NewDeadLetter, kept_body
 
 __all__ = ["router"]
 
