@@ -16,7 +16,9 @@ from vigil.incidents.lifecycle import IncidentState, Trigger, next_state
 from vigil.incidents.view import IncidentView, MemberView, Summary, member_keys
 from vigil.platform.ids import IdFactory
 
-__all__ = ["Board", "Change", "derive_priority", "derive_severity"]
+__all__ = ["SYSTEM_ACTOR", "Board", "Change", "derive_priority", "derive_severity"]
+
+SYSTEM_ACTOR = "vigil"  # who moves an incident on an alert's word (not a person)
 
 # The timestamp a state sets the first time it is reached (MTTA, MTTR read them).
 _STAMPS = {
@@ -205,7 +207,8 @@ class Board:
         stamp = _STAMPS.get(after)
         if stamp and (row[stamp] is None or after is IncidentState.RESOLVED):
             row[stamp] = at
-        if before is IncidentState.DETECTED and actor != "vigil" and row["acknowledged_at"] is None:
+        responder = actor != SYSTEM_ACTOR
+        if before is IncidentState.DETECTED and responder and row["acknowledged_at"] is None:
             # A person's first move answers the page, whichever it is (MTTA counts it).
             row["acknowledged_at"] = at
         if trigger is Trigger.REOPEN:
@@ -222,7 +225,7 @@ class Board:
     def record(
         self, view: IncidentView, at: datetime, kind: str, summary: str, **data: Any
     ) -> None:
-        actor = str(data.pop("actor", "vigil"))
+        actor = str(data.pop("actor", SYSTEM_ACTOR))
         self._timeline.append({
             "id": self.ids.new(), "tenant_id": self.tenant_id, "incident_id": view.id,
             "at": at, "kind": kind, "actor": actor, "summary": summary, "data": data,

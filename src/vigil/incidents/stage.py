@@ -7,7 +7,7 @@ from datetime import datetime
 
 from vigil.events import EventStatus, EventType
 from vigil.incidents import lookup, repository
-from vigil.incidents.board import Board
+from vigil.incidents.board import SYSTEM_ACTOR, Board
 from vigil.incidents.correlate import (
     CorrelationWindow,
     ServiceGraph,
@@ -130,7 +130,7 @@ class CorrelateStage:
         member.reason_kind, member.reason = match.kind.label, match.detail
         if match.incident.state is IncidentState.RESOLVED:
             reason = f"{signal.title} fired within the flap window ({match.detail})"
-            board.move(match.incident, Trigger.REOPEN, "vigil", reason, signal.ts)
+            board.move(match.incident, Trigger.REOPEN, SYSTEM_ACTOR, reason, signal.ts)
         board.attach(match.incident, signal, member)
 
     def _follow(self, board: Board, view: IncidentView, signal: Signal) -> bool:
@@ -145,7 +145,7 @@ class CorrelateStage:
         )
         if view.state is IncidentState.RESOLVED and signal.firing and flapped:
             reason = f"{signal.title} fired again within the flap window"
-            board.move(view, Trigger.REOPEN, "vigil", reason, signal.ts)
+            board.move(view, Trigger.REOPEN, SYSTEM_ACTOR, reason, signal.ts)
             board.set_firing(view, signal)
             return True
         if not signal.firing and signal.event_id in view.members:
@@ -155,7 +155,7 @@ class CorrelateStage:
     def _maybe_resolve(self, board: Board, view: IncidentView, at: datetime) -> None:
         reason = should_resolve(view, self._auto_resolve)
         if reason is not None:
-            board.move(view, Trigger.RESOLVE, "vigil", reason, at)
+            board.move(view, Trigger.RESOLVE, SYSTEM_ACTOR, reason, at)
 
     def _change(self, board: Board, item: Item) -> None:
         service = item.event.service
