@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from vigil.telemetry import list_days, pod_to_service, read_faults, read_nezha_window
+from vigil.telemetry.nezha import unlabelled_days
 
 DAY = "2030-01-02"
 HEADER = "Time,TimeStamp,PodName,CpuUsageRate(%),NodeCpuUsageRate(%)\n"
@@ -80,3 +81,42 @@ def test_window_reads_only_overlapping_minutes(root: Path) -> None:
     assert bundle.logs["message"].tolist() == ["a.B#12 boom"]
     assert bundle.edges == ()
     assert bundle.reference is None
+
+
+def test_damaged_files_cost_their_rows_not_the_window(root: Path) -> None:
+    day = root / "rca_data" / DAY
+    (day / "trace" / "10_06_trace.csv").write_text("")  # empty: the collector died
+    (day / "log" / "10_07_log.csv").write_text("Timestamp,Log\nx,y\n")  # columns missing
+    (day / "metric" / "dependency.csv").write_text("")
+    fault = read_faults(root, DAY)[0]
+    start, end = datetime(2030, 1, 2, 10, 2, tzinfo=UTC), datetime(2030, 1, 2, 10, 8, tzinfo=UTC)
+    bundle = read_nezha_window(root, DAY, start, end, fault.time)
+    assert len(bundle.spans) == 1
+    assert len(bundle.logs) == 1
+    assert bundle.edges == ()
+
+
+def test_a_table_present_plain_and_gzipped_is_read_once(root: Path) -> None:
+    day = root / "rca_data" / DAY
+    for packed in [*day.glob("*/*.csv.gz")]:  # as `gunzip -k` leaves them
+        packed.with_suffix("").write_bytes(gzip.decompress(packed.read_bytes()))
+    fault = read_faults(root, DAY)[0]
+    start, end = datetime(2030, 1, 2, 10, 2, tzinfo=UTC), datetime(2030, 1, 2, 10, 8, tzinfo=UTC)
+    bundle = read_nezha_window(root, DAY, start, end, fault.time)
+    assert len(bundle.metrics) == 6
+    assert len(bundle.spans) == 1
+
+
+def test_unusable_label_entries_are_skipped_and_unlabelled_days_named(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    day = root / "rca_data" / DAY
+    labels = json.loads((day / f"{DAY}-fault_list.json").read_text())
+    labels["11"] = [{"inject_time": f"{DAY} 11:00:00", "inject_pod": "api-1-2"}, {"x": 1}]
+    (day / f"{DAY}-fault_list.json").write_text(json.dumps(labels))
+    (root / "rca_data" / "2030-01-03").mkdir()  # labels under another name
+    (root / "rca_data" / "2030-01-03" / "fault_list.json").write_text("{}")
+    assert [f.inject_time for f in read_faults(root, DAY)] == [f"{DAY} 10:05:03"]
+    assert caplog.text.count("skipped") == 2
+    assert list_days(root) == [DAY]
+    assert unlabelled_days(root) == ["2030-01-03"]

@@ -11,7 +11,11 @@ Layout (see ``datasets/nezha/README.md``)::
 Quirks handled here: ``inject_time`` is UTC; metric time is the first 19 characters of
 ``Time`` (``TimeStamp`` is wrong in some files); pod -> service drops the last two
 dash-separated tokens; node-level metric columns (``Node*``) describe the host, not the
-service, and are dropped; absent minute files simply yield no rows.
+service, and are dropped; absent minute files simply yield no rows, and so do empty
+files and files without the columns a table needs (each skipped with a warning). A file
+present both plain and gzipped (``gunzip -k``) is read once, the plain one. A label
+entry without ``inject_time``, ``inject_pod`` or ``inject_type`` is skipped with a
+warning.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import functools
 import gzip
 import io
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,7 +49,10 @@ __all__ = [
     "read_faults",
     "read_nezha_metrics",
     "read_nezha_window",
+    "unlabelled_days",
 ]
+
+log = logging.getLogger(__name__)
 
 _SYSTEM_NAMES = {"hipster": "OnlineBoutique", "ts": "TrainTicket"}
 _MINUTE_FILE = re.compile(r"^(\d\d)_(\d\d)_(trace|log)\.csv(\.gz)?$")
@@ -77,14 +85,27 @@ def _data_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def _one_per_stem(paths: list[Path]) -> list[Path]:
+    """``X.csv`` and ``X.csv.gz`` are the same table: keep the plain one, sorted."""
+    chosen: dict[str, Path] = {}
+    for path in sorted(paths, key=lambda p: p.name.endswith(".gz")):
+        chosen.setdefault(path.name.removesuffix(".gz"), path)
+    return sorted(chosen.values())
+
+
+def _day_folders(root: Path) -> list[Path]:
+    base = root / "rca_data"
+    return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+
 def list_days(root: Path) -> list[str]:
     """Days under ``rca_data`` that carry a fault list, sorted."""
-    base = root / "rca_data"
-    if not base.is_dir():
-        return []
-    return sorted(
-        p.name for p in base.iterdir() if p.is_dir() and (p / f"{p.name}-fault_list.json").is_file()
-    )
+    return [p.name for p in _day_folders(root) if (p / f"{p.name}-fault_list.json").is_file()]
+
+
+def unlabelled_days(root: Path) -> list[str]:
+    """Folders under ``rca_data`` without their ``<day>-fault_list.json`` (not evaluated)."""
+    return [p.name for p in _day_folders(root) if not (p / f"{p.name}-fault_list.json").is_file()]
 
 
 def _system_names(root: Path) -> dict[str, str]:
@@ -102,10 +123,15 @@ def read_faults(root: Path, day: str) -> list[NezhaFault]:
     labels = json.loads((root / "rca_data" / day / f"{day}-fault_list.json").read_text())
     systems = _system_names(root)
     faults = []
-    for entries in labels.values():
+    for hour, entries in labels.items():
         for entry in entries:
-            service = pod_to_service(entry["inject_pod"])
-            when = datetime.strptime(entry["inject_time"], "%Y-%m-%d %H:%M:%S")
+            try:
+                service = pod_to_service(entry["inject_pod"])
+                when = datetime.strptime(entry["inject_time"], "%Y-%m-%d %H:%M:%S")
+                kind = str(entry["inject_type"])
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("%s labels, hour %s: skipped %r (%r)", day, hour, entry, exc)
+                continue
             faults.append(
                 NezhaFault(
                     system=systems.get(service, "unknown"),
@@ -114,7 +140,7 @@ def read_faults(root: Path, day: str) -> list[NezhaFault]:
                     time=when.replace(tzinfo=UTC),
                     pod=entry["inject_pod"],
                     service=service,
-                    kind=entry["inject_type"],
+                    kind=kind,
                 )
             )
     return sorted(faults, key=lambda f: f.time)
@@ -146,7 +172,7 @@ def _parse_time_rows(header: str, lines: list[str]) -> pd.DataFrame:
 
 def _read_metrics(folder: Path, start: datetime, end: datetime) -> pd.DataFrame:
     """Per-pod day files cut to the window as text, parsed once per header, then melted."""
-    paths = sorted(folder.glob("*_metric.csv*")) if folder.is_dir() else []
+    paths = _one_per_stem(list(folder.glob("*_metric.csv*"))) if folder.is_dir() else []
     by_header: dict[str, list[str]] = {}
     for path in paths:
         header, lines = _window_lines(path, start, end)
@@ -191,7 +217,9 @@ def _read_edges(folder: Path, services: set[str]) -> list[tuple[str, str]]:
     path = _data_file(folder, "dependency")
     if path is None:
         return []
-    frame = pd.read_csv(path)
+    frame = _read_csv(path, 2)
+    if frame.empty:
+        return []
     pairs = zip(frame.iloc[:, 0].astype(str), frame.iloc[:, 1].astype(str), strict=True)
     return [(a, b) for a, b in pairs if a in services and b in services]
 
@@ -203,7 +231,7 @@ def _minute_files(folder: Path, kind: str, start: datetime, end: datetime) -> li
     first = start.replace(second=0, microsecond=0)
     last = end.replace(second=0, microsecond=0) + timedelta(minutes=1)
     chosen = []
-    for path in sorted(folder.iterdir()):
+    for path in _one_per_stem(list(folder.iterdir())):
         match = _MINUTE_FILE.match(path.name)
         if match is None or match.group(3) != kind:
             continue
@@ -215,8 +243,37 @@ def _minute_files(folder: Path, kind: str, start: datetime, end: datetime) -> li
     return chosen
 
 
+def _read_csv(path: Path, columns: int | tuple[str, ...]) -> pd.DataFrame:
+    """One table; empty (with a warning) when the file is empty or lacks ``columns`` (names,
+    or a least count), so one damaged file costs its rows, not the case."""
+    try:
+        frame = pd.read_csv(path, on_bad_lines="skip")
+    except pd.errors.EmptyDataError:
+        log.warning("%s is empty; read as no rows", path)
+        return pd.DataFrame()
+    missing = (
+        [c for c in columns if c not in frame.columns]
+        if isinstance(columns, tuple)
+        else ([f"{columns} columns"] if frame.shape[1] < columns else [])
+    )
+    if missing:
+        log.warning("%s lacks %s; read as no rows", path, ", ".join(missing))
+        return pd.DataFrame()
+    return frame
+
+
+_SPAN_COLUMNS = ("TraceID", "SpanID", "ParentID", "PodName", "OperationName",
+                 "StartTimeUnixNano", "Duration")  # fmt: skip
+_LOG_COLUMNS = ("TimeUnixNano", "PodName", "TraceID", "SpanID", "Log")
+
+
+def _read_tables(paths: list[Path], columns: tuple[str, ...]) -> list[pd.DataFrame]:
+    frames = (_read_csv(p, columns) for p in paths)
+    return [frame for frame in frames if not frame.empty]
+
+
 def _read_spans(paths: list[Path]) -> pd.DataFrame:
-    frames = [pd.read_csv(p, on_bad_lines="skip") for p in paths]
+    frames = _read_tables(paths, _SPAN_COLUMNS)
     if not frames:
         return make_spans()
     raw = pd.concat(frames, ignore_index=True)
@@ -236,7 +293,7 @@ def _read_spans(paths: list[Path]) -> pd.DataFrame:
 
 
 def _read_logs(paths: list[Path]) -> pd.DataFrame:
-    frames = [pd.read_csv(p, on_bad_lines="skip") for p in paths]
+    frames = _read_tables(paths, _LOG_COLUMNS)
     if not frames:
         return make_logs()
     raw = pd.concat(frames, ignore_index=True).dropna(subset=["Log"])
@@ -258,8 +315,8 @@ def _read_logs(paths: list[Path]) -> pd.DataFrame:
 def _read_reference(root: Path, day: str) -> TelemetryBundle | None:
     """The day's fault-free minutes; cached, as a live system keeps its baseline loaded."""
     folder = root / "construct_data" / day
-    spans = sorted((folder / "trace").glob("*_trace.csv*")) if (folder / "trace").is_dir() else []
-    logs = sorted((folder / "log").glob("*_log.csv*")) if (folder / "log").is_dir() else []
+    spans = _one_per_stem(list((folder / "trace").glob("*_trace.csv*")))
+    logs = _one_per_stem(list((folder / "log").glob("*_log.csv*")))
     if not spans and not logs:
         return None
     return TelemetryBundle(spans=_read_spans(spans), logs=_read_logs(logs))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -64,3 +65,30 @@ def test_runner_on_two_cases() -> None:
     assert all(r["kind"] is None and r["ranked"] for r in baselines)
     assert len(result["summary"]) == 6
     assert result["summary"]["baro/TrainTicket/2023-01-29"]["kind_accuracy"] is None
+
+
+def _day(root: Path, day: str, metrics: bytes) -> None:
+    folder = root / "rca_data" / day
+    (folder / "metric").mkdir(parents=True)
+    label = {"inject_time": f"{day} 10:05:03", "inject_pod": "api-5d4f9fd-1", "inject_type": "cpu"}
+    (folder / f"{day}-fault_list.json").write_text(json.dumps({"10": [label]}))
+    (folder / "metric" / "api-5d4f9fd-1_metric.csv.gz").write_bytes(metrics)
+
+
+def test_a_case_that_cannot_be_read_is_a_failed_row_and_the_run_goes_on(tmp_path: Path) -> None:
+    rows = "".join(
+        f"2030-01-03 10:{m:02d}:09 +0000 UTC,1,api-5d4f9fd-1,{10 + 50 * (m > 5)}\n"
+        for m in range(10)
+    )
+    _day(tmp_path, "2030-01-02", b"not gzip at all")
+    _day(tmp_path, "2030-01-03", gzip.compress(f"Time,TimeStamp,PodName,Cpu\n{rows}".encode()))
+    result = run_nezha(tmp_path, baselines=True)
+    failed = [r for r in result["cases"] if r["day"] == "2030-01-02"]
+    assert {r["method"] for r in failed} == {"vigil", "baro", "nsigma"}
+    assert all(r["rank"] is None and r["ranked"] == [] and "gzip" in r["error"] for r in failed)
+    (good,) = [r for r in result["cases"] if r["day"] == "2030-01-03" and r["method"] == "vigil"]
+    assert good["error"] is None
+    assert good["ranked"] == ["api"]
+    summary = result["summary"]
+    assert summary["vigil/unknown/2030-01-02"]["errors"] == 1
+    assert summary["vigil/unknown/2030-01-02"]["ac1"] == 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from rich.table import Table
 from vigil.analysis.rca import RcaResult, analyze_bundle
 from vigil.interfaces.evaluation.rca import CaseRow, run_nezha
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
+from vigil.telemetry.nezha import unlabelled_days
 
 __all__ = ["register"]
 
@@ -64,6 +66,12 @@ def analyze(
 
 
 def _print_case(row: CaseRow) -> None:
+    if row.error is not None:
+        console.print(
+            f"[red]✗[/red] {row.system} {row.inject_time} truth={row.truth_service}"
+            f" ({row.truth_kind}) failed: {escape(row.error)}"
+        )
+        return
     mark = "[green]✓[/green]" if row.rank == 1 else "[yellow]·[/yellow]"
     top5 = ", ".join(row.ranked[:5])
     console.print(
@@ -86,6 +94,10 @@ def _print_summary(summary: dict[str, dict[str, Any]]) -> None:
         cells += ["-" if kind is None else f"{kind:.3f}", f"{row['median_seconds']:.2f}"]
         table.add_row(*cells, f"{row['p95_seconds']:.2f}")
     console.print(table)
+    for row in order:
+        if row["errors"]:
+            name = f"{row['method']} {row['system']} {row['day']}"
+            console.print(f"[red]{name}: {row['errors']} case(s) failed (counted as misses)[/red]")
 
 
 def eval_rca(
@@ -104,7 +116,21 @@ def eval_rca(
     if not (path / "rca_data").is_dir():
         console.print(f"[red]no rca_data folder under {path}[/red]")
         raise typer.Exit(code=2)
+    if json_file is not None:  # refuse now, not after every case has run
+        try:
+            json_file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"cannot create {json_file.parent}: {exc}"
+            raise typer.BadParameter(problem, param_hint="--json") from None
+        if json_file.is_dir() or not os.access(json_file.parent, os.W_OK):
+            raise typer.BadParameter(f"cannot write {json_file}", param_hint="--json")
+    for day in unlabelled_days(path):
+        label = escape(f"rca_data/{day}: no {day}-fault_list.json")
+        console.print(f"[yellow]skipped {label}[/yellow]")
     result = run_nezha(path, progress=_print_case, baselines=baselines)
+    if not result["cases"]:
+        console.print(f"[red]no labelled faults under {path / 'rca_data'}[/red]")
+        raise typer.Exit(code=1)
     _print_summary(result["summary"])
     if "baselines" in result:
         console.print(f"BARO and NSigma: {escape(result['baselines'])}")

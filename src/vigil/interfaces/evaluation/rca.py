@@ -7,7 +7,9 @@ median/MAD baseline tolerates the rest); spans and logs from 1 minute before to 
 minutes after, plus the day's fault-free ``construct_data`` minutes as reference (read
 once per process and cached, as a live system keeps its baseline loaded). Nothing later
 than 3 minutes after the boundary is ever read into the analysis. Each case is timed
-from reading to ranking; labels are read only to select the window and to score.
+from reading to ranking; labels are read only to select the window and to score. A case
+whose data cannot be read or analysed is kept as a row with its ``error`` and no rank
+(a miss in every figure), and the run goes on.
 
 With ``baselines``, RCAEval's metric-only BARO and NSigma (:mod:`.rca_baselines`) run
 on the same cases with the window their published figures use: metrics from 10 minutes
@@ -17,6 +19,7 @@ before to 5 minutes after the injection. Their rows carry ``method`` ``baro`` /
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +50,8 @@ __all__ = [
     "run_nezha",
     "summarise",
 ]
+
+log = logging.getLogger(__name__)
 
 _KIND_MAP = {"cpu_contention": "cpu", "cpu_consumed": "cpu"}
 
@@ -81,6 +86,8 @@ class CaseRow(BaseModel):
     rank: int | None
     seconds: float
     method: str = "vigil"
+    error: str | None = None
+    """Why the case could not be analysed (it then has no ranking)."""
 
 
 def nezha_kind(inject_type: str) -> str:
@@ -114,6 +121,30 @@ def run_case(root: Path, fault: NezhaFault, window: WindowOptions) -> CaseRow:
     )
 
 
+def _failed(fault: NezhaFault, exc: Exception, seconds: float, method: str) -> CaseRow:
+    log.warning("%s %s failed", fault.day, fault.inject_time, exc_info=exc)
+    return CaseRow(
+        system=fault.system,
+        day=fault.day,
+        inject_time=fault.inject_time,
+        truth_service=fault.service,
+        truth_kind=nezha_kind(fault.kind),
+        ranked=[],
+        kind=None if method != "vigil" else "unknown",
+        rank=None,
+        seconds=round(seconds, 4),
+        method=method,
+        error=f"{type(exc).__name__}: {exc}",
+    )
+
+
+def _faults(root: Path, select: Callable[[NezhaFault], bool] | None) -> Iterator[NezhaFault]:
+    for day in list_days(root):
+        for fault in read_faults(root, day):
+            if select is None or select(fault):
+                yield fault
+
+
 def iter_nezha(
     root: Path,
     window: WindowOptions | None = None,
@@ -121,10 +152,13 @@ def iter_nezha(
 ) -> Iterator[CaseRow]:
     """Evaluate every labelled fault (or those ``select`` keeps) of every day found."""
     options = window or WindowOptions()
-    for day in list_days(root):
-        for fault in read_faults(root, day):
-            if select is None or select(fault):
-                yield run_case(root, fault, options)
+    for fault in _faults(root, select):
+        started = time.perf_counter()
+        try:
+            row = run_case(root, fault, options)
+        except Exception as exc:  # one unreadable case must not end the evaluation
+            row = _failed(fault, exc, time.perf_counter() - started, "vigil")
+        yield row
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -154,6 +188,7 @@ def summarise(rows: list[CaseRow]) -> dict[str, dict[str, Any]]:
             "system": members[0].system,
             "day": members[0].day,
             "cases": len(members),
+            "errors": sum(r.error is not None for r in members),
             "ac1": accuracy_at_k(ranks, 1),
             "ac3": accuracy_at_k(ranks, 3),
             "ac5": accuracy_at_k(ranks, 5),
@@ -239,8 +274,11 @@ def run_baselines(
     if methods is None:
         methods = active_baselines()[0]
     rows: list[CaseRow] = []
-    for day in list_days(root):
-        for fault in read_faults(root, day):
-            if select is None or select(fault):
-                rows.extend(_baseline_rows(root, fault, options, methods))
+    for fault in _faults(root, select):
+        started = time.perf_counter()
+        try:
+            rows.extend(_baseline_rows(root, fault, options, methods))
+        except Exception as exc:
+            seconds = time.perf_counter() - started
+            rows.extend(_failed(fault, exc, seconds, name) for name in methods)
     return rows
