@@ -112,3 +112,28 @@ async def test_silenced_and_resolved_only_alerts_open_nothing(
     await fire(runtime, "HighLatencyP99", "cart", T0, status="resolved")
 
     assert await incidents(runtime) == []
+
+
+async def test_an_alert_resolving_under_a_silence_still_resolves_its_incident(
+    make_runtime: MakeRuntime,
+) -> None:
+    quiet = {
+        "id": "quiet",
+        "matchers": [{"name": "service", "value": "payments"}],
+        "starts_at": T0 + timedelta(minutes=1),
+        "ends_at": T0 + timedelta(hours=1),
+    }
+    runtime = await make_runtime(silences=[quiet])
+    await fire(runtime, "HighLatencyP99", "payments", T0)
+    assert (await only_incident(runtime)).state == "detected"
+
+    # The on-call silences it; the alert then resolves: muted, but the incident is over.
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=5), status="resolved")
+    resolved = await only_incident(runtime)
+    assert resolved.state == "resolved"
+    assert resolved.mttr_seconds is not None
+    assert [m.status for m in resolved.members] == ["resolved"]
+
+    # A muted re-fire reopens nothing, and opens nothing either.
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=8))
+    assert [i.state for i in await incidents(runtime)] == ["resolved"]

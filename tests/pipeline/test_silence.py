@@ -87,32 +87,39 @@ def test_expired_window_never_matches() -> None:
     assert not in_window(expiring, utc("2026-11-27 23:00:00"))
 
 
-async def test_config_silence_until_it_expires(make_runtime: MakeRuntime, clock: FakeClock) -> None:
+async def test_config_silence_mutes_what_arrives_while_it_runs(
+    make_runtime: MakeRuntime, clock: FakeClock
+) -> None:
     start = clock.now()
     rule = SilenceRule(
         id="payments-deploy",
         matchers=[Matcher(name="service", value="payments")],
-        starts_at=start - timedelta(minutes=10),
+        starts_at=start + timedelta(minutes=5),
         ends_at=start + timedelta(minutes=30),
         comment="deploy in progress",
     )
     runtime = await make_runtime(silences=[rule])
-    before = am_alert({"alertname": "Early", "service": "payments"}, start - timedelta(minutes=20))
-    during = am_alert({"alertname": "During", "service": "payments"}, start)
-    elsewhere = am_alert({"alertname": "During", "service": "cart"}, start)
-    await ingest(runtime, "alertmanager", am_body(before, during, elsewhere))
-    clock.advance(timedelta(minutes=40))
+    before = am_alert({"alertname": "Before", "service": "payments"}, start)
+    await ingest(runtime, "alertmanager", am_body(before))  # arrives before the silence
+    clock.advance(timedelta(minutes=10))
+    # Started before the silence, but arrives while it runs (Alertmanager's group_wait).
+    early = am_alert({"alertname": "Early", "service": "payments"}, start)
+    during = am_alert({"alertname": "During", "service": "payments"}, clock.now())
+    elsewhere = am_alert({"alertname": "During", "service": "cart"}, clock.now())
+    await ingest(runtime, "alertmanager", am_body(early, during, elsewhere))
+    clock.advance(timedelta(minutes=30))
     after = am_alert({"alertname": "After", "service": "payments"}, clock.now())
     await ingest(runtime, "alertmanager", am_body(after))
 
     got = {(e.labels["alertname"], e.service): e.silenced_by for e in await stored_events(runtime)}
     assert got == {
-        ("Early", "payments"): None,
+        ("Before", "payments"): None,
+        ("Early", "payments"): "silence:config:payments-deploy",
         ("During", "payments"): "silence:config:payments-deploy",
         ("During", "cart"): None,
         ("After", "payments"): None,
     }
-    assert runtime_metric(runtime, "vigil_events_silenced_total") == 1
+    assert runtime_metric(runtime, "vigil_events_silenced_total") == 2
 
 
 async def test_refire_after_expiry_is_no_longer_silenced(
@@ -134,24 +141,28 @@ async def test_refire_after_expiry_is_no_longer_silenced(
     assert event.silenced_by is None
 
 
-async def test_maintenance_window_mutes_by_event_time(
+async def test_maintenance_window_mutes_what_arrives_in_it(
     make_runtime: MakeRuntime, clock: FakeClock
 ) -> None:
     nightly = window(timezone="Europe/Berlin")
     runtime = await make_runtime(maintenance_windows=[nightly])
     # Friday 23:30 UTC is Saturday 00:30 in Berlin: inside Friday's overnight window.
     night = utc("2026-11-20 23:30:00")
+    clock.set(night)
     alerts = [
         am_alert({"alertname": "BatchJobSlow", "service": "batch"}, night),
         am_alert({"alertname": "DiskFull", "service": "batch"}, night),
-        am_alert({"alertname": "BatchJobSlow", "service": "reports"}, clock.now()),
     ]
     await ingest(runtime, "alertmanager", am_body(*alerts))
+    clock.set(utc("2026-11-21 12:00:00"))  # Saturday noon: outside the window
+    late = am_alert({"alertname": "BatchJobSlow", "service": "reports"}, night)
+    await ingest(runtime, "alertmanager", am_body(late))
     got = {(e.labels["alertname"], e.service): e.silenced_by for e in await stored_events(runtime)}
     assert got == {
         ("BatchJobSlow", "batch"): "maintenance:nightly",
         ("DiskFull", "batch"): None,
-        ("BatchJobSlow", "reports"): None,  # Saturday noon: outside the window
+        # Raised during the night, but it reached Vigil after the window: it pages.
+        ("BatchJobSlow", "reports"): None,
     }
 
 

@@ -51,6 +51,10 @@ class CorrelateStage:
     """Attach each stored alert to the incident of its failure, or open one; keep member
     status, auto-resolve and the flap guard; note changes on the incidents they touch.
 
+    A muted (silenced) alert opens, joins and reopens nothing, but one already in an
+    incident still tells it when it resolves or fires again: muting holds back pages, not
+    the truth, so an incident whose last alert resolves under a silence still resolves.
+
     Runs under a per-tenant lock in the processor's transaction, so concurrent workers
     see each other's incidents and never open two for one failure."""
 
@@ -70,7 +74,7 @@ class CorrelateStage:
     async def __call__(self, batch: Batch, ctx: StageContext) -> Batch:
         by_tenant: dict[str, list[Item]] = defaultdict(list)
         for item in batch:
-            if item.event_id is not None and not item.silenced_by:
+            if item.event_id is not None and not (item.silenced_by and _is_change(item)):
                 by_tenant[item.event.tenant_id].append(item)
         for tenant_id, items in by_tenant.items():
             await self._tenant(tenant_id, items, ctx)
@@ -116,10 +120,11 @@ class CorrelateStage:
         )
 
     def _alert(self, board: Board, item: Item, signal: Signal, now: datetime) -> None:
+        muted = item.silenced_by is not None
         current = board.incident_of(signal.event_id)
-        if current is not None and self._follow(board, current, signal):
+        if current is not None and self._follow(board, current, signal, muted):
             return
-        if not signal.firing:
+        if not signal.firing or muted:
             return
         member = _member(item, signal, "opened", "first alert")
         keys = self._graph.signal_keys(signal, self._limits.max_hops)
@@ -133,9 +138,10 @@ class CorrelateStage:
             board.move(match.incident, Trigger.REOPEN, SYSTEM_ACTOR, reason, signal.ts)
         board.attach(match.incident, signal, member)
 
-    def _follow(self, board: Board, view: IncidentView, signal: Signal) -> bool:
+    def _follow(self, board: Board, view: IncidentView, signal: Signal, muted: bool) -> bool:
         """A repeat or status change of an alert already in an incident; False when the
-        alert must be correlated afresh (its incident is over and it fired again)."""
+        alert must be correlated afresh (its incident is over and it fired again). A muted
+        re-fire does not reopen its incident."""
         if view.state in ACTIVE_STATES:
             if board.set_firing(view, signal) and not signal.firing:
                 self._maybe_resolve(board, view, signal.ts)
@@ -143,7 +149,7 @@ class CorrelateStage:
         flapped = view.resolved_at is not None and (
             signal.ts - view.resolved_at <= self._limits.flap_window
         )
-        if view.state is IncidentState.RESOLVED and signal.firing and flapped:
+        if view.state is IncidentState.RESOLVED and signal.firing and flapped and not muted:
             reason = f"{signal.title} fired again within the flap window"
             board.move(view, Trigger.REOPEN, SYSTEM_ACTOR, reason, signal.ts)
             board.set_firing(view, signal)

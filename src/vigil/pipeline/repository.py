@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigil.pipeline.tables import events, receipts, silences
 from vigil.platform.settings import Matcher
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "EventQuery",
@@ -21,6 +24,7 @@ __all__ = [
     "StoredSilence",
     "active_silences",
     "count_events",
+    "expire_silence",
     "get_event",
     "insert_events",
     "insert_receipts",
@@ -259,20 +263,27 @@ async def get_event(session: AsyncSession, tenant_id: str, event_id: str) -> Sto
 
 
 async def active_silences(session: AsyncSession, now: datetime) -> list[StoredSilence]:
-    """Silences not yet expired (a silence starting later is returned too)."""
+    """Silences not expired by `now` (a silence starting later is returned too)."""
     query = sa.select(silences).where(silences.c.ends_at > now)
-    return [
-        StoredSilence(
-            id=row["id"],
-            tenant_id=row["tenant_id"],
-            matchers=[Matcher.model_validate(m) for m in row["matchers"]],
-            starts_at=row["starts_at"],
-            ends_at=row["ends_at"],
-            created_by=row["created_by"],
-            comment=row["comment"],
+    found = []
+    for row in (await session.execute(query)).mappings():
+        try:
+            matchers = [Matcher.model_validate(m) for m in row["matchers"]]
+        except ValidationError as exc:  # stored before matchers were checked
+            log.warning("silence %s ignored: %s", row["id"], exc.errors()[0]["msg"])
+            continue
+        found.append(
+            StoredSilence(
+                id=row["id"],
+                tenant_id=row["tenant_id"],
+                matchers=matchers,
+                starts_at=row["starts_at"],
+                ends_at=row["ends_at"],
+                created_by=row["created_by"],
+                comment=row["comment"],
+            )
         )
-        for row in (await session.execute(query)).mappings()
-    ]
+    return found
 
 
 async def insert_silence(session: AsyncSession, silence: StoredSilence, now: datetime) -> None:
@@ -287,4 +298,33 @@ async def insert_silence(session: AsyncSession, silence: StoredSilence, now: dat
             comment=silence.comment,
             created_at=now,
         )
+    )
+
+
+async def expire_silence(
+    session: AsyncSession, tenant_id: str, silence_id: str, now: datetime
+) -> StoredSilence | None:
+    """End a silence now (kept, with its history); None when the tenant has no such
+    silence still running. A silence that has not started yet ends before it starts."""
+    query = sa.select(silences).where(
+        silences.c.id == silence_id, silences.c.tenant_id == tenant_id, silences.c.ends_at > now
+    )
+    row = (await session.execute(query)).mappings().first()
+    if row is None:
+        return None
+    starts_at = min(row["starts_at"], now)
+    await session.execute(
+        silences.update()
+        .where(silences.c.id == silence_id)
+        .values(starts_at=starts_at, ends_at=now)
+    )
+    matchers = [Matcher.model_construct(**m) for m in row["matchers"]]
+    return StoredSilence(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        matchers=matchers,
+        starts_at=starts_at,
+        ends_at=now,
+        created_by=row["created_by"],
+        comment=row["comment"],
     )

@@ -46,8 +46,12 @@ def in_window(window: MaintenanceWindow, at: datetime) -> bool:
 class SilenceStage:
     """Silenced events are still stored (nothing lost), marked with what muted them.
 
-    The event's own time decides: an alert raised during maintenance stays muted even if it
-    is processed later.
+    An event is judged at the moment it reached Vigil (its receipt time), as Alertmanager
+    judges a silence when it notifies: an alert that started a minute before a silence
+    but arrives after it (``group_wait``) is muted. The receipt time is kept through
+    retries and dead-letter replays, so an event processed later is judged as when it
+    arrived. Muting only holds back new incidents: an alert already in an incident keeps
+    its incident informed (see the correlate stage).
     """
 
     name = "silence"
@@ -61,7 +65,11 @@ class SilenceStage:
         self._windows = list(windows)
 
     async def __call__(self, batch: Batch, ctx: StageContext) -> Batch:
-        stored = await repository.active_silences(ctx.session, ctx.now)
+        if not batch:
+            return batch
+        # Judged at receipt: a backlog may hold events that arrived before a silence ended.
+        since = min(ctx.now, *(item.event.received_at for item in batch))
+        stored = await repository.active_silences(ctx.session, since)
         silences = self._config + [
             ActiveSilence(s.id, s.tenant_id, tuple(s.matchers), s.starts_at, s.ends_at)
             for s in stored
@@ -70,16 +78,17 @@ class SilenceStage:
 
     def _check(self, item: Item, silences: list[ActiveSilence]) -> Item:
         event = item.event
+        at = event.received_at
         labels: dict[str, str] | None = None
         for silence in silences:
-            if silence.tenant_id not in (None, event.tenant_id) or not silence.covers(event.ts):
+            if silence.tenant_id not in (None, event.tenant_id) or not silence.covers(at):
                 continue
             labels = labels or event_labels(event)
             if matches(silence.matchers, labels):
                 item.silenced_by = f"silence:{silence.id}"
                 return item
         for window in self._windows:
-            if in_window(window, event.ts):
+            if in_window(window, at):
                 labels = labels or event_labels(event)
                 if matches(window.matchers, labels):
                     item.silenced_by = f"maintenance:{window.name}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -59,11 +60,23 @@ class WebhookAuth(_Model):
 
 
 class Matcher(_Model):
-    """Alertmanager-style label matcher: `=`, `!=`, `=~`, `!~` (regex fully anchored)."""
+    """Alertmanager-style label matcher: `=`, `!=`, `=~`, `!~` (regex fully anchored).
+
+    A regex is compiled when the matcher is made, so a typo is refused where it is written
+    (config file, API) instead of failing every event it is tried on."""
 
     name: str
     value: str
     op: Literal["=", "!=", "=~", "!~"] = "="
+
+    @model_validator(mode="after")
+    def _valid_regex(self) -> Matcher:
+        if self.op in ("=~", "!~"):
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {self.value!r}: {exc}") from None
+        return self
 
 
 class SilenceRule(_Model):

@@ -9,6 +9,8 @@ import httpx
 from tests.ingestion import runtime_metric, stored_events
 from tests.payloads import am_alert, am_body
 from vigil.interfaces.runtime import Runtime
+from vigil.pipeline.repository import StoredSilence, insert_silence
+from vigil.platform.settings import Matcher
 from vigil.testing.clock import FakeClock
 
 URL = "/api/v1/silences"
@@ -76,3 +78,68 @@ async def test_invalid_silences_are_422(client: httpx.AsyncClient, clock: FakeCl
         assert response.status_code == 422, body
         assert response.json()["error"]["field"].startswith("body")
     assert (await client.get(URL)).json() == []
+
+
+async def test_a_bad_regex_past_end_or_out_of_range_time_is_422_not_a_trap(
+    client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    base = {"matchers": [{"name": "service", "value": "cart"}], "created_by": "ada"}
+    later = (clock.now() + timedelta(hours=1)).isoformat()
+    bodies = {
+        "invalid regex": {**base, "ends_at": later,
+                          "matchers": [{"name": "service", "value": "checkout(", "op": "=~"}]},
+        "not in the future": {**base, "ends_at": (clock.now() - timedelta(hours=1)).isoformat()},
+        "out of range": {**base, "ends_at": "9999-12-31T23:59:59-12:00"},
+    }  # fmt: skip
+    for problem, body in bodies.items():
+        response = await client.post(URL, json=body)
+        assert response.status_code == 422, response.text
+        assert problem in response.json()["error"]["problem"]
+    assert (await client.get(URL)).json() == []
+
+
+async def test_expiring_a_silence_ends_it_now_and_keeps_it(
+    runtime: Runtime, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    body = {
+        "matchers": [{"name": "service", "value": "checkout"}],
+        "ends_at": (clock.now() + timedelta(hours=1)).isoformat(),
+        "created_by": "ada",
+    }
+    silence = (await client.post(URL, json=body)).json()
+    other_tenant = await client.delete(f"{URL}/{silence['id']}", headers={"X-Vigil-Tenant": "x"})
+    assert other_tenant.status_code == 404
+    clock.advance(timedelta(minutes=5))
+    expired = await client.delete(f"{URL}/{silence['id']}")
+    assert expired.status_code == 200, expired.text
+    assert expired.json()["ends_at"] == clock.now().isoformat().replace("+00:00", "Z")
+    assert (await client.get(URL)).json() == []
+    assert (await client.delete(f"{URL}/{silence['id']}")).status_code == 404
+
+    alert = am_alert({"alertname": "HighErrorRatio", "service": "checkout"}, clock.now())
+    await client.post("/api/v1/webhooks/alertmanager", content=am_body(alert))
+    await runtime.processor.drain()
+    assert [e.silenced_by for e in await stored_events(runtime)] == [None]
+
+
+async def test_a_stored_silence_with_a_broken_regex_is_ignored_not_fatal(
+    runtime: Runtime, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    broken = StoredSilence(
+        id="01SILENCEBROKEN00000000000",
+        tenant_id="default",
+        matchers=[Matcher.model_construct(name="service", value="x(", op="=~")],
+        starts_at=clock.now(),
+        ends_at=clock.now() + timedelta(hours=1),
+        created_by="before validation",
+        comment="",
+    )
+    async with runtime.db.writing() as session:
+        await insert_silence(session, broken, clock.now())
+        await session.commit()
+    alert = am_alert({"alertname": "HighErrorRatio", "service": "db"}, clock.now())
+    assert (
+        await client.post("/api/v1/webhooks/alertmanager", content=am_body(alert))
+    ).status_code == 202
+    await runtime.processor.drain()
+    assert [e.service for e in await stored_events(runtime)] == ["db"]

@@ -1,12 +1,17 @@
-"""`/api/v1/silences`: mute matching events until a silence expires."""
+"""`/api/v1/silences`: mute matching events until a silence expires or is expired."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from vigil.interfaces.api.deps import BAD_BODY, RuntimeDep, TenantDep
-from vigil.pipeline.repository import StoredSilence, active_silences, insert_silence
+from vigil.interfaces.api.deps import BAD_BODY, INVALID, NOT_FOUND, IsoTime, RuntimeDep, TenantDep
+from vigil.pipeline.repository import (
+    StoredSilence,
+    active_silences,
+    expire_silence,
+    insert_silence,
+)
 from vigil.platform.settings import Matcher
 
 __all__ = ["SilenceIn", "SilenceOut", "router"]
@@ -15,9 +20,12 @@ router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 
 
 class SilenceIn(BaseModel):
+    """A silence: every matcher must match (regexes fully anchored). It mutes events that
+    arrive between `starts_at` (default: now) and `ends_at`."""
+
     matchers: list[Matcher] = Field(min_length=1)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime
+    starts_at: IsoTime | None = None
+    ends_at: IsoTime
     created_by: str = Field(min_length=1, max_length=255)
     comment: str = ""
 
@@ -56,9 +64,11 @@ async def silences(runtime: RuntimeDep, tenant: TenantDep) -> list[SilenceOut]:
     return [_out(s) for s in found if s.tenant_id == tenant]
 
 
-@router.post("", status_code=201, responses=BAD_BODY)
+@router.post("", status_code=201, responses={**BAD_BODY, **INVALID})
 async def create(body: SilenceIn, runtime: RuntimeDep, tenant: TenantDep) -> SilenceOut:
     now = runtime.clock.now()
+    if body.ends_at <= now:
+        raise HTTPException(422, f"ends_at {body.ends_at.isoformat()} is not in the future")
     silence = StoredSilence(
         id=runtime.ids.new(),
         tenant_id=tenant,
@@ -72,3 +82,15 @@ async def create(body: SilenceIn, runtime: RuntimeDep, tenant: TenantDep) -> Sil
         await insert_silence(session, silence, now)
         await session.commit()
     return _out(silence)
+
+
+@router.delete("/{silence_id}", responses=NOT_FOUND)
+async def expire(silence_id: str, runtime: RuntimeDep, tenant: TenantDep) -> SilenceOut:
+    """End a silence now. It is kept (with the times it really ran) for the record; events
+    that arrive from now on are no longer muted by it."""
+    async with runtime.db.writing() as session:
+        found = await expire_silence(session, tenant, silence_id, runtime.clock.now())
+        if found is None:
+            raise HTTPException(404, f"no running silence {silence_id!r}")
+        await session.commit()
+    return _out(found)
