@@ -100,6 +100,7 @@ class _Broker:
 
     messages: list[BusMessage] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
+    max_payload: int | None = None
 
     async def publish(self, payload: bytes, *, message_id: str) -> bool:
         if message_id in self.ids:
@@ -120,7 +121,7 @@ async def test_in_bus_mode_events_are_published_then_stored_by_a_worker(
     assert [s.duplicate for s in stored] == [False, False]
     assert await _intake_rows(runtime) == []  # on the bus, not yet in the database
     assert [s.duplicate for s in await sink.process_events(events)] == [True, True]
-    consumer = IntakeConsumer(pipeline.writer, runtime.db, pipeline.order)
+    consumer = IntakeConsumer(pipeline.writer, runtime.db, pipeline.order, runtime.ids)
     await consumer.handler(list(reversed(broker.messages)))  # stored in any order ...
     assert await pipeline.ordered.drain() == 2  # ... processed in the stream's
     assert [s for _, _, s in await _stored(runtime)] == ["a", "b", "c", "d"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 from vigil.interfaces.runtime import Runtime
@@ -29,13 +30,30 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event | None = None, batch:
     if order is None:  # wiring gives a bus-configured processor its stream order
         raise ValueError("vigil worker needs the processor to follow the bus stream's order")
     consumer = IntakeConsumer(
-        runtime.writer, runtime.db, order, on_recorded=runtime.wake_processing
+        runtime.writer,
+        runtime.db,
+        order,
+        runtime.ids,
+        on_recorded=runtime.wake_processing,
+        clock=runtime.clock,
+        tenant=runtime.settings.default_tenant,
     )
     runtime.bus.consume(consumer.handler, durable=WORKER_GROUP, batch=batch)
-    await runtime.start(background=True)
+    # A stop asked for while the bus or database is still being reached (their clients
+    # retry for minutes) is obeyed at once, not after the retries run out.
+    starting = asyncio.create_task(runtime.start(background=True), name="vigil-start")
+    stopping = asyncio.create_task(stop.wait(), name="vigil-stop")
     try:
-        await stop.wait()
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # a failed start is raised
+            await stopping
+        else:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
     finally:
+        stopping.cancel()
         await runtime.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

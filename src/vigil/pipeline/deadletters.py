@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +32,7 @@ __all__ = [
     "payload_letter",
 ]
 
-BASE64 = "base64"  # a kept body's content-transfer-encoding when it is not UTF-8
+BASE64 = "base64"  # a kept body's content-transfer-encoding when it is not UTF-8 text
 # A dead letter keeps a body whole up to this size, far above any intake limit a server
 # would set (the default is 1 MiB): a body refused for its content must stay replayable.
 # Only an oversized one (refused with 413, read to just past the limit) is cut here.
@@ -187,10 +188,11 @@ def event_letter(item: Item) -> NewDeadLetter:
 
 
 def kept_body(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    """A body as a dead letter keeps it: text when it is UTF-8, else base64 (marked in the
-    headers), so that nothing is lost or, replayed, taken for something it was not."""
-    try:
-        return {"payload": body.decode("utf-8"), "headers": headers}
-    except UnicodeDecodeError:
-        marked = {**headers, "content-transfer-encoding": BASE64}
-        return {"payload": base64.b64encode(body).decode("ascii"), "headers": marked}
+    """A body as a dead letter keeps it: text when it is UTF-8 without NUL bytes (which no
+    JSON body holds and Postgres text cannot), else base64 (marked in the headers), so
+    that nothing is lost or, replayed, taken for something it was not."""
+    if b"\x00" not in body:
+        with contextlib.suppress(UnicodeDecodeError):
+            return {"payload": body.decode("utf-8"), "headers": headers}
+    marked = {**headers, "content-transfer-encoding": BASE64}
+    return {"payload": base64.b64encode(body).decode("ascii"), "headers": marked}

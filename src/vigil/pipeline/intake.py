@@ -35,6 +35,7 @@ __all__ = [
     "IntakeService",
     "IntakeSink",
     "IntakeWriter",
+    "SinkLimitError",
     "StoredIntake",
     "request_key",
 ]
@@ -96,6 +97,15 @@ class StoredIntake:
     id: str
     duplicate: bool
     events: list[Event] | None = None
+
+
+class SinkLimitError(ValueError):
+    """The request is larger than the sink can carry (a message bus's size limit)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        problem = f"the request is {size} bytes once packed, over the message bus's {limit}"
+        super().__init__(problem)
+        self.size, self.limit = size, limit
 
 
 class IntakeSink(Protocol):
@@ -330,7 +340,13 @@ class IntakeService:
         request = IntakeRequest(
             tenant_id, source, key, received_at, body.decode("utf-8", "replace"), kept
         )
-        stored = await self._writer.submit(request, events)
+        try:
+            stored = await self._writer.submit(request, events)
+        except SinkLimitError as exc:
+            error = PayloadError("", f"{exc}; lower max_body_bytes or raise the bus's max_payload")
+            raise await self._refuse(
+                413, error, source, tenant_id, received_at, body, kept
+            ) from None
         if stored.duplicate:
             self._metrics.webhooks_duplicate.labels(source).inc()
         return IntakeResult(stored.id, stored.duplicate, len(events))
@@ -362,20 +378,35 @@ class IntakeService:
                 ) from None
             return self._translate(source, payload, received_at, tenant_id)
         except PayloadError as error:
-            reason = "too_large" if status == 413 else "invalid_payload"
-            self._metrics.webhooks_rejected.labels(source, reason).inc()
-            letter = NewDeadLetter(
-                tenant_id=tenant_id,
-                source=source,
-                kind="payload",
-                stage="parse",
-                field=error.field,
-                reason=error.problem,
-                received_at=received_at,
-                **kept_body(body, headers),
-            )
-            dead_letter_id = await self.write_dead_letter(letter)
-            raise IntakeRejectedError(status, error, dead_letter_id) from None
+            raise await self._refuse(
+                status, error, source, tenant_id, received_at, body, headers
+            ) from None
+
+    async def _refuse(  # noqa: PLR0913 - the refused request, as received
+        self,
+        status: int,
+        error: PayloadError,
+        source: str,
+        tenant_id: str,
+        received_at: datetime,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> IntakeRejectedError:
+        """Keep a refused body as a dead letter; the error to raise."""
+        reason = "too_large" if status == 413 else "invalid_payload"
+        self._metrics.webhooks_rejected.labels(source, reason).inc()
+        letter = NewDeadLetter(
+            tenant_id=tenant_id,
+            source=source,
+            kind="payload",
+            stage="parse",
+            field=error.field,
+            reason=error.problem,
+            received_at=received_at,
+            **kept_body(body, headers),
+        )
+        dead_letter_id = await self.write_dead_letter(letter)
+        return IntakeRejectedError(status, error, dead_letter_id)
 
     def _translate(
         self, source: str, payload: object, received_at: datetime, tenant_id: str

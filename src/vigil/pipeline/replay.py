@@ -80,8 +80,8 @@ class DeadLetterReplayer:
         if letter.source not in self._sources:
             return False, f"source {letter.source!r} is not installed"
         if letter.headers.get("content-transfer-encoding") == BASE64:
-            # Kept as sent, bytes that are not UTF-8: still not a JSON body.
-            return False, "still failing: the body is not UTF-8 (kept as base64, as sent)"
+            # Kept as sent, bytes that are not UTF-8 text (or hold NUL): still not JSON.
+            return False, "still failing: the body is not UTF-8 JSON text (kept as base64, as sent)"
         try:
             payload = orjson.loads(letter.payload)
             events = self._sources.get(letter.source).parse(

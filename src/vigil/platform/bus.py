@@ -103,6 +103,14 @@ class NatsBus:
             await self._broker.stop()
             self._started = False
 
+    @property
+    def max_payload(self) -> int | None:
+        """The largest message the connected server takes (its `max_payload`), or None
+        before connecting."""
+        connection = getattr(self._broker, "_connection", None)
+        size = getattr(connection, "max_payload", None)
+        return size if isinstance(size, int) and size > 0 else None
+
     async def publish(self, payload: bytes, *, message_id: str) -> bool:
         """Store `payload` in the stream; True when it was a duplicate of an earlier one."""
         ack = await self._publisher.publish(

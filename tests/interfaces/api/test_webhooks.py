@@ -109,6 +109,18 @@ async def test_bytes_that_are_not_utf8_are_kept_as_sent_and_not_replayed_as_text
     assert "not UTF-8" in replay.json()["detail"]
 
 
+async def test_a_nul_byte_is_a_400_kept_as_sent_on_every_database(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    # Valid UTF-8, never valid JSON, and text Postgres cannot store: it was a 503 forever.
+    body = REAL_ALERTMANAGER.replace(b"HighErrorRatio", b"High\x00ErrorRatio", 1)
+    response = await client.post(AM, content=body, headers=JSON)
+    assert response.status_code == 400, response.text
+    (letter,) = await dead_letters(runtime)
+    assert letter.headers["content-transfer-encoding"] == "base64"
+    assert base64.b64decode(letter.payload) == body
+
+
 async def test_a_compressed_body_is_refused_with_415_and_kept(
     runtime: Runtime, client: httpx.AsyncClient
 ) -> None:

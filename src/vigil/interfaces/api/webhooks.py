@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,8 @@ from vigil.interfaces.api.webhook_auth import verify
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline import IntakeRejectedError
 from vigil.pipeline.deadletters import NewDeadLetter, kept_body
+
+log = logging.getLogger(__name__)
 
 __all__ = ["router"]
 
@@ -56,8 +59,11 @@ async def receive(source: str, request: Request, runtime: RuntimeDep) -> Respons
             exc.status, exc.problem, field=exc.field, dead_letter_id=exc.dead_letter_id
         )
     except Exception:
+        log.exception("%s webhook could not be stored", source)
         runtime.metrics.webhooks_rejected.labels(source, "unavailable").inc()
-        response = error_response(503, "storage unavailable, nothing was stored; retry")
+        # Usually nothing was stored; if it was after all (a bus ack lost on the way), the
+        # retry is recognised as a duplicate.
+        response = error_response(503, "storage unavailable; retry")
         response.headers["Retry-After"] = "1"
         return response
     content: dict[str, Any] = {
