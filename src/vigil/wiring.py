@@ -34,6 +34,7 @@ from vigil.pipeline.ordering import StreamOrder
 from vigil.pipeline.outbox import open_outbox
 from vigil.pipeline.silence import SilenceStage
 from vigil.pipeline.store import StoreStage
+from vigil.pipeline.unmute import MuteLifter
 from vigil.pipeline.validate import ValidateStage
 from vigil.platform import Clock, Database, IdFactory, Metrics, Settings, SystemClock
 from vigil.platform.bus import NatsBus
@@ -85,7 +86,8 @@ def _processor(  # noqa: PLR0913 - the parts a processor is made of
         gap = timedelta(seconds=settings.bus_gap_seconds)
         order = StreamOrder(settings.bus_stream, clock, gap=gap)
     batch = settings.processor_batch_size
-    return Processor(db, sources, sequence, clock, ids, metrics, batch, order, outbox)
+    lifter = MuteLifter.after_store(sequence, timedelta(days=settings.max_event_age_days))
+    return Processor(db, sources, sequence, clock, ids, metrics, batch, order, outbox, lifter)
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:

@@ -137,3 +137,32 @@ async def test_an_alert_resolving_under_a_silence_still_resolves_its_incident(
     # A muted re-fire reopens nothing, and opens nothing either.
     await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=8))
     assert [i.state for i in await incidents(runtime)] == ["resolved"]
+
+
+async def test_an_alert_still_firing_when_its_silence_ends_pages_then(
+    make_runtime: MakeRuntime,
+) -> None:
+    def silence(name: str, service: str, minutes: int) -> dict[str, object]:
+        return {"id": name, "matchers": [{"name": "service", "value": service}],
+                "ends_at": T0 + timedelta(minutes=minutes)}  # fmt: skip
+
+    runtime = await make_runtime(
+        silences=[silence("deploy", "payments", 10), silence("long", "search", 600)]
+    )
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=1))
+    await fire(runtime, "DiskFull", "cart", T0 + timedelta(minutes=1), env="x")
+    await fire(runtime, "IndexLag", "search", T0 + timedelta(minutes=1))
+    await fire(runtime, "Flaky", "payments", T0 + timedelta(minutes=2))
+    await fire(runtime, "Flaky", "payments", T0 + timedelta(minutes=3), status="resolved")
+    assert [i.services for i in await incidents(runtime)] == [["cart"]]
+    runtime.clock.set(T0 + timedelta(minutes=5))  # type: ignore[attr-defined]
+    assert await runtime.processor.lift_mutes() == 0  # still silenced
+
+    runtime.clock.set(T0 + timedelta(minutes=11))  # type: ignore[attr-defined]
+    assert await runtime.processor.lift_mutes() == 1
+    assert await runtime.processor.lift_mutes() == 0  # once
+    found = {i.services[0]: i for i in await incidents(runtime)}
+    assert set(found) == {"cart", "payments"}  # not the resolved one, not search's
+    paged = await detail(runtime, found["payments"].id)
+    assert paged.detected_at == T0 + timedelta(minutes=11)  # it pages now
+    assert [m.title for m in paged.members] == ["HighLatencyP99 fires"]

@@ -28,6 +28,7 @@ from vigil.pipeline.ordering import StreamOrder
 from vigil.pipeline.outbox import ProcessingLock
 from vigil.pipeline.sequence import Outcome, Sequence
 from vigil.pipeline.tables import intake
+from vigil.pipeline.unmute import MuteLifter
 from vigil.platform.clock import Clock
 from vigil.platform.db import Database, is_transient
 from vigil.platform.ids import IdFactory
@@ -52,6 +53,8 @@ _MAX_GROWTH = 4
 _QUICK_BATCH = timedelta(seconds=1)
 _HELD_OFF_POLL = 0.05
 _CHECKPOINT_EVERY = timedelta(seconds=1)
+# How often to look for muted alerts whose silence or maintenance window has ended.
+_LIFT_EVERY = timedelta(seconds=15)
 
 
 class _BatchError(Exception):
@@ -81,6 +84,7 @@ class Processor:
         batch_size: int = 400,
         order: StreamOrder | None = None,
         outbox: Database | None = None,
+        lifter: MuteLifter | None = None,
     ) -> None:
         self._db, self._sources, self._sequence = db, sources, sequence
         self._order = order
@@ -96,6 +100,8 @@ class Processor:
         self._analyzing: asyncio.Task[None] | None = None
         self._held_off = False
         self._checkpointed: datetime | None = None
+        self._lifter = lifter
+        self._lifted: datetime | None = None  # when muted alerts were last looked over
 
     @property
     def order(self) -> StreamOrder | None:
@@ -125,6 +131,7 @@ class Processor:
             self._wake.clear()
             try:
                 await self.drain(stop)
+                await self._lift_mutes()
                 backoff = 0.1
             except Exception:
                 log.exception("processing failed; retrying in %.1fs", backoff)
@@ -150,6 +157,26 @@ class Processor:
         if stop is None:
             await self.settle()
         return total
+
+    async def _lift_mutes(self, *, force: bool = False) -> int:
+        """Every `_LIFT_EVERY` (or now, with `force`): correlate the muted alerts still
+        firing whose silence or maintenance window has ended (`vigil.pipeline.unmute`);
+        returns how many."""
+        now = self._clock.now()
+        due = self._lifted is None or now - self._lifted >= _LIFT_EVERY
+        if self._lifter is None or not (due or force):
+            return 0
+        self._lifted = now
+        async with self._db.writing() as session:
+            outcome = await self._lifter(StageContext(session, now))
+            await session.commit()
+        if outcome.stored:
+            log.info("%d muted alert(s) no longer muted, correlated", len(outcome.stored))
+        return len(outcome.stored)
+
+    async def lift_mutes(self) -> int:
+        """Look over the muted alerts now (see `_lift_mutes`); for commands and tests."""
+        return await self._lift_mutes(force=True)
 
     async def _refresh_statistics(self) -> None:
         """Every few seconds, look for tables that grew a lot since their last ANALYZE

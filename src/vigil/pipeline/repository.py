@@ -328,3 +328,41 @@ async def expire_silence(
         created_by=row["created_by"],
         comment=row["comment"],
     )
+
+
+async def muted_firing(
+    session: AsyncSession,
+    in_force: Sequence[str],
+    since: datetime,
+    limit: int,
+    types: Sequence[str] = ("alert", "anomaly", "incident"),
+) -> list[dict[str, Any]]:
+    """Up to `limit` events of `types` still firing that something muted, other than the
+    mutes `in_force` (their markers), stamped at or after `since`; oldest first."""
+    query = sa.select(events).where(
+        events.c.silenced_by.is_not(None),
+        events.c.status == "firing",
+        events.c.ts >= since,
+        events.c.event_type.in_(list(types)),
+    )
+    if in_force:
+        query = query.where(events.c.silenced_by.not_in(list(in_force)))
+    query = query.order_by(events.c.id).limit(limit)
+    return [dict(row) for row in (await session.execute(query)).mappings()]
+
+
+async def remark_muted(
+    session: AsyncSession, changes: Sequence[tuple[str, str, str | None]]
+) -> set[str]:
+    """Set each event's mute marker from `old` to `new` (None: no longer muted), only
+    where it is still `old` (another worker may have been first); the ids changed."""
+    changed: set[str] = set()
+    for event_id, old, new in changes:
+        result = await session.execute(
+            events.update()
+            .where(events.c.id == event_id, events.c.silenced_by == old)
+            .values(silenced_by=new)
+        )
+        if getattr(result, "rowcount", 0):
+            changed.add(event_id)
+    return changed

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vigil.events import Event
 from vigil.pipeline import repository
-from vigil.pipeline.base import Batch, Item, StageContext
+from vigil.pipeline.base import Batch, StageContext
 from vigil.pipeline.matchers import event_labels, matches
 from vigil.platform.settings import MaintenanceWindow, Matcher, SilenceRule
 
@@ -69,28 +72,36 @@ class SilenceStage:
             return batch
         # Judged at receipt: a backlog may hold events that arrived before a silence ended.
         since = min(ctx.now, *(item.event.received_at for item in batch))
-        stored = await repository.active_silences(ctx.session, since)
-        silences = self._config + [
+        silences = await self.silences(ctx.session, since)
+        for item in batch:
+            item.silenced_by = self.muter(item.event, silences, item.event.received_at)
+        return batch
+
+    async def silences(self, session: AsyncSession, since: datetime) -> list[ActiveSilence]:
+        """Configured and stored silences not expired by `since`."""
+        stored = await repository.active_silences(session, since)
+        return self._config + [
             ActiveSilence(s.id, s.tenant_id, tuple(s.matchers), s.starts_at, s.ends_at)
             for s in stored
         ]
-        return [self._check(item, silences) for item in batch]
 
-    def _check(self, item: Item, silences: list[ActiveSilence]) -> Item:
-        event = item.event
-        at = event.received_at
+    def in_force(self, silences: Sequence[ActiveSilence], at: datetime) -> list[str]:
+        """The markers of the silences and maintenance windows that mute at `at`."""
+        markers = [f"silence:{s.id}" for s in silences if s.covers(at)]
+        return markers + [f"maintenance:{w.name}" for w in self._windows if in_window(w, at)]
+
+    def muter(self, event: Event, silences: Sequence[ActiveSilence], at: datetime) -> str | None:
+        """What mutes `event` at `at` (`silence:<id>`, `maintenance:<name>`), or None."""
         labels: dict[str, str] | None = None
         for silence in silences:
             if silence.tenant_id not in (None, event.tenant_id) or not silence.covers(at):
                 continue
             labels = labels or event_labels(event)
             if matches(silence.matchers, labels):
-                item.silenced_by = f"silence:{silence.id}"
-                return item
+                return f"silence:{silence.id}"
         for window in self._windows:
             if in_window(window, at):
                 labels = labels or event_labels(event)
                 if matches(window.matchers, labels):
-                    item.silenced_by = f"maintenance:{window.name}"
-                    return item
-        return item
+                    return f"maintenance:{window.name}"
+        return None

@@ -37,6 +37,8 @@ intake = sa.Table(
     sa.Index("ix_intake_request_key", "request_key"),
 )
 
+_MUTED_FIRING = "silenced_by IS NOT NULL AND status = 'firing'"
+
 # One row per distinct alert (fingerprint) per dedup window, updated by repeats.
 events = sa.Table(
     "events",
@@ -71,6 +73,14 @@ events = sa.Table(
     sa.Index("ix_events_tenant_fingerprint", "tenant_id", "fingerprint", "last_seen"),
     sa.Index("ix_events_tenant_last_seen", "tenant_id", "last_seen"),
     sa.Index("ix_events_tenant_service", "tenant_id", "service"),
+    # Muted alerts still firing: looked over when a silence or maintenance window ends.
+    sa.Index(
+        "ix_events_muted_firing",
+        "silenced_by",
+        "id",
+        sqlite_where=sa.text(_MUTED_FIRING),
+        postgresql_where=sa.text(_MUTED_FIRING),
+    ),
 )
 
 # Every ingest id ever accepted: the idempotency record that makes redelivery harmless.

@@ -143,3 +143,25 @@ async def test_a_stored_silence_with_a_broken_regex_is_ignored_not_fatal(
     ).status_code == 202
     await runtime.processor.drain()
     assert [e.service for e in await stored_events(runtime)] == ["db"]
+
+
+async def test_expiring_a_silence_pages_the_alerts_it_held_back(
+    runtime: Runtime, client: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    body = {
+        "matchers": [{"name": "service", "value": "checkout"}],
+        "ends_at": (clock.now() + timedelta(hours=4)).isoformat(),
+        "created_by": "ada",
+    }
+    silence = (await client.post(URL, json=body)).json()
+    alert = am_alert({"alertname": "HighErrorRatio", "service": "checkout"}, clock.now())
+    await client.post("/api/v1/webhooks/alertmanager", content=am_body(alert))
+    await runtime.processor.drain()
+    assert (await client.get("/api/v1/incidents")).json()["items"] == []
+
+    clock.advance(timedelta(minutes=20))  # the deploy is over, the alert still fires
+    assert (await client.delete(f"{URL}/{silence['id']}")).status_code == 200
+    assert await runtime.processor.lift_mutes() == 1
+    (incident,) = (await client.get("/api/v1/incidents")).json()["items"]
+    assert incident["services"] == ["checkout"]
+    assert [e.silenced_by for e in await stored_events(runtime)] == [None]
