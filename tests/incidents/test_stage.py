@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests.conftest import T0, MakeRuntime
 from tests.incidents.conftest import detail, fire, incidents, only_incident
-from tests.ingestion import ingest
+from tests.ingestion import ingest, stored_events
 from tests.payloads import generic_body, generic_event
 from vigil.interfaces.runtime import Runtime
 
@@ -166,3 +166,20 @@ async def test_an_alert_still_firing_when_its_silence_ends_pages_then(
     paged = await detail(runtime, found["payments"].id)
     assert paged.detected_at == T0 + timedelta(minutes=11)  # it pages now
     assert [m.title for m in paged.members] == ["HighLatencyP99 fires"]
+
+
+async def test_an_alert_firing_for_longer_than_the_dedup_window_still_resolves(
+    make_runtime: MakeRuntime,
+) -> None:
+    runtime = await make_runtime(dedup_window_seconds=600)
+    await fire(runtime, "DiskFull", "postgres-main", T0)
+    await fire(runtime, "DiskFull", "postgres-main", T0)  # a repeat: a redelivery
+    later = T0 + timedelta(hours=7)
+    await fire(runtime, "DiskFull", "postgres-main", later, status="resolved")
+    (event,) = await stored_events(runtime)
+    assert (event.status, event.occurrences) == ("resolved", 2)
+    incident = await only_incident(runtime)
+    assert incident.state == "resolved"
+    # A new firing after the window is a new alert again.
+    await fire(runtime, "DiskFull", "postgres-main", later + timedelta(hours=1))
+    assert len(await stored_events(runtime)) == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from vigil.pipeline.catalog import load_catalog
+from vigil.pipeline.catalog import ServiceCatalog, load_catalog
 
 
 def test_lookup_by_name_and_alias(catalog_path: Path) -> None:
@@ -49,3 +49,16 @@ def test_invalid_catalogue_is_an_error(tmp_path: Path, text: str) -> None:
     path.write_text(text)
     with pytest.raises(ValidationError):
         load_catalog(path)
+
+
+@pytest.mark.parametrize(
+    "services",
+    [
+        [{"name": "cart"}, {"name": "cart", "team": "b"}],
+        [{"name": "checkout", "aliases": ["cart"]}, {"name": "cart"}],
+        [{"name": "a", "aliases": ["pg"]}, {"name": "b", "aliases": ["pg"]}],
+    ],
+)
+def test_a_name_naming_two_services_is_refused(services: list[dict[str, object]]) -> None:
+    with pytest.raises(ValidationError, match="names both"):
+        ServiceCatalog.model_validate({"services": services})

@@ -36,7 +36,10 @@ async def test_alias_resolves_to_the_catalogue_service(
     labels = {"alertname": "Errors", "service": "co", "severity": "critical"}
     await ingest(runtime, "alertmanager", am_body(am_alert(labels, clock.now())))
     event = await stored_event(runtime)
-    assert event.service == "co"  # what the alert said is kept
+    # Stored, filtered and correlated as the catalogue's service; what it said is kept.
+    assert event.service == "checkout"
+    assert event.entity["service"] == "checkout"
+    assert event.labels["service"] == "co"
     assert event.enrichment["service"] == "checkout"
     assert event.enrichment["team"] == "shop"
     assert event.enrichment["runbook_url"] == "https://runbooks.example/checkout"

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
+
 from tests.conftest import MakeRuntime
 from tests.ingestion import ingest, runtime_metric, stored_event
-from tests.payloads import REAL_ALERTMANAGER, REAL_FINGERPRINT, REAL_STARTS_AT, am_alert, am_body
+from tests.payloads import (
+    FIXTURES,
+    REAL_ALERTMANAGER,
+    REAL_FINGERPRINT,
+    REAL_STARTS_AT,
+    am_alert,
+    am_body,
+)
 from vigil.testing.clock import FakeClock
 
 LABELS = {"alertname": "HighErrorRatio", "service": "checkout", "severity": "critical"}
@@ -61,6 +70,16 @@ async def test_resolve_folds_into_the_firing_event(
     assert resolved.ingest_id == firing.ingest_id
     assert resolved.last_ingest_id != firing.ingest_id
     assert runtime_metric(runtime, "vigil_events_deduplicated_total") == 1
+
+
+async def test_a_resolve_keeps_the_severity_it_fired_with(make_runtime: MakeRuntime) -> None:
+    runtime = await make_runtime()
+    for name in ("triggered", "recovered"):  # Recovered is Datadog's alert_type "success"
+        body = orjson.loads((FIXTURES / "datadog" / f"{name}.json").read_bytes())
+        del body["priority"]  # a monitor without a priority: severity from alert_type
+        await ingest(runtime, "datadog", orjson.dumps(body))
+    resolved = await stored_event(runtime)
+    assert (resolved.status, resolved.severity, resolved.occurrences) == ("resolved", "error", 2)
 
 
 async def test_refire_after_resolve_counts_a_flap(

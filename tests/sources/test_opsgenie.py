@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from vigil.events import EventStatus, Severity
+from vigil.events import EventStatus, EventType, Severity
 from vigil.sources import PayloadError
 from vigil.sources.opsgenie import OpsgenieSource
 
@@ -39,9 +39,13 @@ def test_close_resolves_by_alias(load_fixture: Load, received_at: datetime) -> N
     [created] = _parse(load_fixture("opsgenie", "create.json"), received_at)
     [acked] = _parse(load_fixture("opsgenie", "acknowledge.json"), received_at)
     [closed] = _parse(load_fixture("opsgenie", "close.json"), received_at)
-    assert acked.status is EventStatus.FIRING
     assert closed.status is EventStatus.RESOLVED
-    assert created.fingerprint == acked.fingerprint == closed.fingerprint
+    assert created.fingerprint == closed.fingerprint
+    # An acknowledgement is done to the alert, not a state of it: a notice of its own.
+    assert (created.event_type, closed.event_type) == (EventType.ALERT, EventType.ALERT)
+    assert acked.event_type is EventType.NOTICE
+    assert acked.fingerprint != created.fingerprint
+    assert acked.title.startswith("Acknowledge: ")
     # updatedAt is in nanoseconds.
     assert closed.ts == datetime(2026, 11, 21, 12, 31, 0, 456000, tzinfo=UTC)
     assert len({created.ingest_id, acked.ingest_id, closed.ingest_id}) == 3

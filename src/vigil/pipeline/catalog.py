@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 __all__ = ["ServiceCatalog", "ServiceInfo", "load_catalog"]
 
@@ -32,6 +32,19 @@ class ServiceCatalog(BaseModel):
 
     services: list[ServiceInfo] = Field(default_factory=list)
     _index: dict[str, ServiceInfo] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_service_per_name(self) -> ServiceCatalog:
+        """A name or alias may name one service only; otherwise which one a lookup finds
+        would depend on the order of the file."""
+        owner: dict[str, str] = {}
+        for info in self.services:
+            for name in dict.fromkeys((info.name, *info.aliases)):
+                if name in owner:
+                    first = owner[name]
+                    raise ValueError(f"{name!r} names both {first!r} and {info.name!r}")
+                owner[name] = info.name
+        return self
 
     def model_post_init(self, context: object, /) -> None:
         for info in self.services:

@@ -11,7 +11,11 @@ __all__ = ["EnrichStage"]
 
 
 class EnrichStage:
-    """Looks the event's service up in the catalogue; unknown services are marked so."""
+    """Looks the event's service up in the catalogue; unknown services are marked so.
+
+    A service named by one of its aliases is stored, filtered and correlated under the
+    catalogue's name (the alias stays in the event's labels): `pg-main` and
+    `postgres-main` are one service, or aliases would be for nothing."""
 
     name = "enrich"
     transactional = False
@@ -26,6 +30,9 @@ class EnrichStage:
         event = item.event
         info = self._catalog.get(event.entity.service)
         enrichment: dict[str, Any] = {"known_service": info is not None}
+        if info is not None and info.name != event.entity.service:
+            entity = event.entity.model_copy(update={"service": info.name})
+            event = item.event = event.model_copy(update={"entity": entity})
         if info is not None:
             enrichment.update(
                 service=info.name,

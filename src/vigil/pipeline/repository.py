@@ -31,6 +31,7 @@ __all__ = [
     "insert_silence",
     "known_receipts",
     "latest_by_fingerprint",
+    "latest_firing",
     "list_events",
     "lock_fingerprints",
     "update_events",
@@ -180,6 +181,24 @@ async def latest_by_fingerprint(
             events.c.tenant_id == tenant_id,
             events.c.fingerprint.in_(chunk),
             events.c.last_seen >= since,
+        )
+        for row in (await session.execute(query)).mappings():
+            best = latest.get(row["fingerprint"])
+            if best is None or row["last_seen"] > best["last_seen"]:
+                latest[row["fingerprint"]] = dict(row)
+    return latest
+
+
+async def latest_firing(
+    session: AsyncSession, tenant_id: str, fingerprints: Sequence[str]
+) -> dict[str, Mapping[str, Any]]:
+    """The newest stored event per fingerprint that still fires, however old."""
+    latest: dict[str, Mapping[str, Any]] = {}
+    for chunk in _chunks(fingerprints):
+        query = sa.select(events).where(
+            events.c.tenant_id == tenant_id,
+            events.c.fingerprint.in_(chunk),
+            events.c.status == "firing",
         )
         for row in (await session.execute(query)).mappings():
             best = latest.get(row["fingerprint"])

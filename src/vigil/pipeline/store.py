@@ -47,7 +47,8 @@ def _new_row(item: Item, event_id: str, now: datetime) -> dict[str, Any]:
 
 
 def _fold(row: dict[str, Any], item: Item) -> None:
-    """Apply a repeat to a row; only a newer occurrence may change the state."""
+    """Apply a repeat to a row; only a newer occurrence may change the state, and a
+    resolve keeps the severity and priority the alert fired with."""
     event = item.event
     row["occurrences"] += 1
     row["last_seen"] = max(row["last_seen"], event.received_at)
@@ -57,12 +58,15 @@ def _fold(row: dict[str, Any], item: Item) -> None:
     # A flap is a re-fire after a resolve, not the ordinary resolve itself.
     if row["status"] == EventStatus.RESOLVED.value and event.status is EventStatus.FIRING:
         row["flaps"] += 1
+    # A resolve says the alert is over, not how bad it was: Datadog's Recovered is
+    # `success`, which must not make an error alert an info one.
+    resolving = event.status is EventStatus.RESOLVED
     row.update(
         ts=event.ts,
         status=event.status.value,
-        resolved_at=event.ts if event.status is EventStatus.RESOLVED else None,
-        severity=event.severity.value,
-        priority=item.priority or row["priority"],
+        resolved_at=event.ts if resolving else None,
+        severity=row["severity"] if resolving else event.severity.value,
+        priority=row["priority"] if resolving else item.priority or row["priority"],
         title=event.title,
         description=event.description,
         labels=event.labels,

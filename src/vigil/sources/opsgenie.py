@@ -1,11 +1,13 @@
 """Opsgenie outgoing webhook (Webhook integration) -> one event per alert action.
 
-The body is `{"action", "alert": {...}, "source": {...}, "integrationName", ...}`. Every
-action yields an event describing the alert at that moment: `Close` and `Delete` mean the
-alert is over (resolved); `Create`, `Acknowledge`, `AddNote`, `Escalate` and the rest leave
-it firing. The alert `alias` (Opsgenie's de-duplication key) is its identity, else its
-`alertId`. Opsgenie sends `createdAt` in epoch milliseconds and `updatedAt` in epoch
-nanoseconds, so the unit of an epoch number is read from its size.
+The body is `{"action", "alert": {...}, "source": {...}, "integrationName", ...}`. `Create`
+is the alert firing, `Close` and `Delete` the alert over (resolved). Every other action
+(`Acknowledge`, `AddNote`, `Escalate`, ...) is something done *to* the alert, not a
+change of its state: it becomes a `notice` event of its own identity (the alert's and the
+action's), stored but never reopening or correlating the alert. The alert `alias`
+(Opsgenie's de-duplication key) is its identity, else its `alertId`. Opsgenie sends
+`createdAt` in epoch milliseconds and `updatedAt` in epoch nanoseconds, so the unit of an
+epoch number is read from its size.
 """
 
 from __future__ import annotations
@@ -14,13 +16,21 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from vigil.events import CorrelationIds, Event, EventStatus, fingerprint_labels, ingest_id
+from vigil.events import (
+    CorrelationIds,
+    Event,
+    EventStatus,
+    EventType,
+    fingerprint_labels,
+    ingest_id,
+)
 from vigil.sources.base import PayloadError, validate_body
 from vigil.sources.labels import entity_from_labels, severity_from_text
 
 __all__ = ["OpsgenieSource"]
 
 _RESOLVING_ACTIONS = frozenset({"close", "delete"})
+_FIRING_ACTIONS = frozenset({"create"})
 
 
 class _Alert(BaseModel):
@@ -87,20 +97,25 @@ class OpsgenieSource:
             ts = created
         else:
             ts = _epoch(alert.updatedAt, "alert.updatedAt")
-        status = (
-            EventStatus.RESOLVED if action.lower() in _RESOLVING_ACTIONS else EventStatus.FIRING
-        )
+        name = action.lower()
+        status = EventStatus.RESOLVED if name in _RESOLVING_ACTIONS else EventStatus.FIRING
+        kind = EventType.ALERT if name in _FIRING_ACTIONS | _RESOLVING_ACTIONS else EventType.NOTICE
         key = {"opsgenie_alias": alert.alias} if alert.alias else {"opsgenie_id": alert.alertId}
-        fp = fingerprint_labels(key)
+        if kind is EventType.NOTICE:
+            key["opsgenie_action"] = name
         labels = _labels(alert)
         service = entity_from_labels(labels).service or alert.entity or None
         stamp = alert.createdAt if alert.updatedAt is None else alert.updatedAt
         occurrence = f"{action}|{stamp}"
+        fp = fingerprint_labels(key)
         title = alert.message or alert.alias or f"Opsgenie alert {alert.tinyId or alert.alertId}"
+        if kind is EventType.NOTICE:
+            title = f"{action}: {title}"
         return [
             Event(
                 tenant_id=tenant_id,
                 source=self.name,
+                event_type=kind,
                 ts=ts,
                 received_at=received_at,
                 entity=entity_from_labels(labels, service=service),
