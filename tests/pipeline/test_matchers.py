@@ -12,6 +12,7 @@ from vigil.platform.settings import Matcher
 
 TS = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 LABELS = {"alertname": "HighErrorRatio", "service": "checkout", "env": "prod"}
+SEEN = {key: (value,) for key, value in LABELS.items()}
 
 
 @pytest.mark.parametrize(
@@ -30,16 +31,16 @@ LABELS = {"alertname": "HighErrorRatio", "service": "checkout", "env": "prod"}
     ],
 )
 def test_single_matcher(matcher: Matcher, hit: bool) -> None:
-    assert matches([matcher], LABELS) is hit
+    assert matches([matcher], SEEN) is hit
 
 
 def test_every_matcher_must_match() -> None:
     both = [Matcher(name="env", value="prod"), Matcher(name="service", value="checkout")]
-    assert matches(both, LABELS)
-    assert not matches([*both, Matcher(name="service", value="cart")], LABELS)
+    assert matches(both, SEEN)
+    assert not matches([*both, Matcher(name="service", value="cart")], SEEN)
 
 
-def test_event_labels_add_entity_source_and_severity() -> None:
+def test_matchers_see_labels_as_sent_and_as_vigil_reads_them() -> None:
     event = Event(
         tenant_id="default",
         source="alertmanager",
@@ -48,12 +49,17 @@ def test_event_labels_add_entity_source_and_severity() -> None:
         entity={"service": "checkout-entity", "namespace": "shop"},
         severity="critical",
         title="t",
-        labels=LABELS,
+        labels={**LABELS, "severity": "page"},  # Vigil reads "page" as critical
         fingerprint="f",
         ingest_id="i",
     )
     labels = event_labels(event)
-    assert labels["service"] == "checkout"  # the alert's own label wins
-    assert labels["namespace"] == "shop"
-    assert labels["source"] == "alertmanager"
-    assert labels["severity"] == "critical"
+    assert labels["service"] == ("checkout", "checkout-entity")
+    assert labels["namespace"] == ("shop",)
+    assert labels["source"] == ("alertmanager",)
+    assert labels["severity"] == ("page", "critical")
+    assert matches([Matcher(name="severity", value="critical")], labels)
+    assert matches([Matcher(name="severity", value="page")], labels)
+    assert not matches([Matcher(name="severity", value="critical", op="!=")], labels)
+    assert matches([Matcher(name="severity", value="warn.*", op="!~")], labels)
+    assert not matches([Matcher(name="severity", value="crit.*", op="!~")], labels)

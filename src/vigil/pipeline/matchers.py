@@ -12,14 +12,21 @@ from vigil.platform.settings import Matcher
 __all__ = ["event_labels", "matches"]
 
 
-def event_labels(event: Event) -> dict[str, str]:
-    """Labels plus entity fields, source and severity: what matchers see."""
-    labels = dict(event.labels)
-    for key, value in event.entity.model_dump(exclude_none=True).items():
-        labels.setdefault(key, value)
-    labels.setdefault("source", event.source)
-    labels.setdefault("severity", event.severity.value)
-    return labels
+def event_labels(event: Event) -> dict[str, tuple[str, ...]]:
+    """What matchers see: each label as sent, and for the fields Vigil normalises
+    (severity, source, the entity's service, namespace, ...) also Vigil's value. So
+    `severity=critical` matches an alert sent with `severity: page` (which Vigil reads as
+    critical), and `severity=page` still matches it too."""
+    seen: dict[str, tuple[str, ...]] = {key: (value,) for key, value in event.labels.items()}
+    normalised = event.entity.model_dump(exclude_none=True)
+    normalised |= {"source": event.source, "severity": event.severity.value}
+    for key, value in normalised.items():
+        sent = seen.get(key)
+        if sent is None:
+            seen[key] = (value,)
+        elif value not in sent:
+            seen[key] = (*sent, value)
+    return seen
 
 
 @lru_cache(maxsize=1024)
@@ -27,16 +34,17 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def _one(matcher: Matcher, labels: dict[str, str]) -> bool:
-    value = labels.get(matcher.name, "")
+def _one(matcher: Matcher, labels: dict[str, tuple[str, ...]]) -> bool:
+    values = labels.get(matcher.name, ("",))
     if matcher.op == "=":
-        return value == matcher.value
+        return matcher.value in values
     if matcher.op == "!=":
-        return value != matcher.value
-    hit = _compiled(matcher.value).fullmatch(value) is not None
+        return matcher.value not in values
+    pattern = _compiled(matcher.value)
+    hit = any(pattern.fullmatch(value) is not None for value in values)
     return hit if matcher.op == "=~" else not hit
 
 
-def matches(matchers: Sequence[Matcher], labels: dict[str, str]) -> bool:
+def matches(matchers: Sequence[Matcher], labels: dict[str, tuple[str, ...]]) -> bool:
     """True when every matcher matches (an empty value matches a missing label)."""
     return all(_one(m, labels) for m in matchers)

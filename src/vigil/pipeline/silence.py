@@ -92,7 +92,7 @@ class SilenceStage:
 
     def muter(self, event: Event, silences: Sequence[ActiveSilence], at: datetime) -> str | None:
         """What mutes `event` at `at` (`silence:<id>`, `maintenance:<name>`), or None."""
-        labels: dict[str, str] | None = None
+        labels: dict[str, tuple[str, ...]] | None = None
         for silence in silences:
             if silence.tenant_id not in (None, event.tenant_id) or not silence.covers(at):
                 continue

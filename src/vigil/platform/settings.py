@@ -60,7 +60,9 @@ class WebhookAuth(_Model):
 
 
 class Matcher(_Model):
-    """Alertmanager-style label matcher: `=`, `!=`, `=~`, `!~` (regex fully anchored).
+    """Alertmanager-style label matcher: `=`, `!=`, `=~`, `!~` (regex fully anchored), over
+    an event's labels as sent and Vigil's reading of its severity, source and entity (see
+    `vigil.pipeline.matchers.event_labels`).
 
     A regex is compiled when the matcher is made, so a typo is refused where it is written
     (config file, API) instead of failing every event it is tried on."""
