@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from tests.bus import BusTarget, bus_target
-from tests.conftest import T0, MakeRuntime
+from tests.conftest import T0, MakeClient, MakeRuntime
 from tests.ingestion import stored_events
 from tests.payloads import REAL_ALERTMANAGER, am_alert, am_body
 from vigil.interfaces.runtime import Runtime
@@ -181,3 +181,16 @@ async def test_a_worker_stops_at_once_while_the_bus_is_still_unreachable(
     await asyncio.sleep(0.5)
     stop.set()
     await asyncio.wait_for(running, timeout=5)
+
+
+async def test_readiness_names_the_bus(
+    make_runtime: MakeRuntime, make_client: MakeClient, bus: BusTarget
+) -> None:
+    edge = await make_runtime(**bus.overrides())
+    client = await make_client(edge)
+    ready = await client.get("/readyz")
+    assert (ready.status_code, ready.json()["bus"]) == (200, "ok")
+    assert edge.bus is not None
+    await edge.bus.stop()  # as when the connection is gone
+    unready = await client.get("/readyz")
+    assert (unready.status_code, unready.json()["bus"]) == (503, "unreachable")

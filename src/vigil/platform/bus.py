@@ -104,6 +104,12 @@ class NatsBus:
             self._started = False
 
     @property
+    def connected(self) -> bool:
+        """Whether the client is connected to the server now (it reconnects on its own)."""
+        connection = getattr(self._broker, "_connection", None)
+        return bool(self._started and getattr(connection, "is_connected", False))
+
+    @property
     def max_payload(self) -> int | None:
         """The largest message the connected server takes (its `max_payload`), or None
         before connecting."""

@@ -20,9 +20,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Database unreachable or not migrated"}})
+@router.get(
+    "/readyz", responses={503: {"description": "Database or bus unreachable, or not migrated"}}
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Ready when the database answers and its schema is current."""
+    """Ready when the database answers and its schema is current, and (with a bus) the
+    bus is connected: without it a webhook cannot be taken."""
     checks: dict[str, str] = {}
     try:
         revision = await current_revision(runtime.db)
@@ -30,6 +33,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
         checks["schema"] = "ok" if revision == head_revision() else f"at {revision}"
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
+    if runtime.bus is not None:
+        checks["bus"] = "ok" if runtime.bus.connected else "unreachable"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         status_code=200 if ok else 503, content={"status": "ok" if ok else "unready", **checks}
