@@ -129,7 +129,10 @@ async def incident_detail(
         **summary.model_dump(),
         members=await _members(session, incident_id),
         timeline=timeline,
-        allowed_triggers=[t.value for t in allowed_triggers(summary.state)],
+        # A merged incident lives on in the one it was merged into: nothing moves it.
+        allowed_triggers=[]
+        if summary.merged_into
+        else [t.value for t in allowed_triggers(summary.state)],
     )
 
 

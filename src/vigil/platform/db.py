@@ -83,6 +83,10 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class DatabaseURLError(sa_exc.ArgumentError, ValueError):
+    """A database URL Vigil has no driver for."""
+
+
 def async_url(url: str) -> URL:
     """Map a plain URL (`sqlite:///x.db`, `postgresql://...`) to its asyncio driver."""
     parsed = make_url(url)
@@ -91,7 +95,8 @@ def async_url(url: str) -> URL:
         return parsed.set(drivername="sqlite+aiosqlite")
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+asyncpg")
-    raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
+    shown = parsed.render_as_string(hide_password=True)
+    raise DatabaseURLError(f"unsupported database URL {shown} (sqlite:/// or postgresql://)")
 
 
 def _json_dumps(value: Any) -> str:

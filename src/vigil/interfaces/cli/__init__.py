@@ -7,29 +7,36 @@ import gc
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+import yaml
+from pydantic import ValidationError
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy import exc as sa_exc
 
 from vigil.events import EventStatus, Severity
+from vigil.interfaces.cli.output import add_data_row, console, errors, fail, stamp
 from vigil.interfaces.cli.times import as_utc
 from vigil.interfaces.processing import ProcessingChild, run_processing_child
 from vigil.interfaces.runtime import Runtime, RuntimeFactory
 from vigil.pipeline import IntakeRejectedError
-from vigil.pipeline.deadletters import list_dead_letters
+from vigil.pipeline.deadletters import db_reason, list_dead_letters
 from vigil.pipeline.repository import EventQuery, list_events
 from vigil.platform import Settings, load_settings
+from vigil.platform.db import sqlite_file
 from vigil.platform.migrate import current_revision, head_revision, upgrade
 
 __all__ = ["State", "app", "run"]
 
 T = TypeVar("T")
+REPLAY_PAGE = 500  # dead letters read at a time by `dlq replay --all`
 
 app = typer.Typer(help="Vigil, an open-source AI site reliability engineer.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -40,8 +47,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
-
-console = Console()
 
 
 @dataclass
@@ -85,6 +90,36 @@ async def _with_runtime(runtime: Runtime, body: Callable[[Runtime], Awaitable[T]
         return await body(runtime)
     finally:
         await runtime.stop()
+
+
+def _missing_file(runtime: Runtime) -> str | None:
+    """The SQLite file the runtime's database names, when there is none."""
+    url = runtime.db.url
+    path = os.path.expanduser(str(url.database))
+    return path if sqlite_file(url) and not os.path.isfile(path) else None
+
+
+async def ready_to_read(runtime: Runtime) -> None:
+    """Refuse (exit 1) to read a database that is not there or not at the current schema,
+    rather than create or migrate it: a mistyped URL must not look like "no incidents"."""
+    missing = _missing_file(runtime)
+    if missing is not None:
+        await runtime.db.dispose()
+        fail(f"no database at {missing} (is --database-url / VIGIL_DATABASE_URL right?)")
+    revision = await current_revision(runtime.db)
+    if revision != head_revision():
+        await runtime.db.dispose()
+        run_first = "run `vigil db upgrade` (or start `vigil serve`) first"
+        fail(f"{runtime.db.display_url} is at schema {revision or 'none'}: {run_first}")
+
+
+async def _reading(runtime: Runtime, body: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run `body` on the database as it is: nothing is started, created or migrated."""
+    await ready_to_read(runtime)
+    try:
+        return await body(runtime)
+    finally:
+        await runtime.db.dispose()
 
 
 @app.callback()
@@ -163,8 +198,7 @@ def worker(ctx: typer.Context) -> None:
 
     runtime = _state(ctx).runtime()
     if runtime.bus is None:
-        console.print("[red]vigil worker needs a bus[/]: set VIGIL_BUS_URL=nats://host:4222")
-        raise typer.Exit(2)
+        fail("vigil worker needs a bus: set VIGIL_BUS_URL=nats://host:4222", 2)
     console.print(f"worker on {runtime.bus.url} -> {runtime.db.display_url}")
     _run(run_worker(runtime))
 
@@ -180,8 +214,7 @@ def ingest(
 
     async def body(runtime: Runtime) -> None:
         if not runtime.sources.external(source):
-            console.print(f"[red]unknown source {source!r}[/]; known: {runtime.sources.names()}")
-            raise typer.Exit(2)
+            fail(f"unknown source {source!r}; known: {', '.join(runtime.sources.names())}", 2)
         try:
             result = await runtime.intake.accept(
                 source,
@@ -190,9 +223,7 @@ def ingest(
                 headers={"user-agent": "vigil-cli"},
             )
         except IntakeRejectedError as exc:
-            console.print(f"[red]rejected[/] {exc.field or 'body'}: {exc.problem}")
-            console.print(f"dead letter {exc.dead_letter_id}")
-            raise typer.Exit(1) from None
+            fail(f"rejected {exc.field or 'body'}: {exc.problem}\ndead letter {exc.dead_letter_id}")
         await runtime.processor.drain()
         word = "duplicate of" if result.duplicate else "stored as"
         console.print(f"{result.events} event(s); request {word} {result.intake_id}")
@@ -230,13 +261,13 @@ def events(
         table = Table("id", "last seen", "sev", "pri", "status", "service", "title", "n")
         for e in found:
             muted = " (silenced)" if e.silenced_by else ""
-            table.add_row(
-                e.id, e.last_seen.strftime("%H:%M:%S"), e.severity, e.priority,
-                e.status + muted, e.service or "-", e.title[:60], str(e.occurrences),
+            add_data_row(
+                table, e.id, stamp(e.last_seen), e.severity, e.priority,
+                e.status + muted, e.service, e.title[:60], e.occurrences,
             )  # fmt: skip
         console.print(table)
 
-    _run(_with_runtime(state.runtime(), body))
+    _run(_reading(state.runtime(), body))
 
 
 @dlq_app.command("list")
@@ -263,10 +294,10 @@ def dlq_list(
         table.add_column("id", no_wrap=True, min_width=26)
         for d in found:
             reason = d.reason + (f" (replay: {d.replay_result})" if d.replay_result else "")
-            table.add_row(d.source, d.stage, d.field or "-", reason, d.id)
+            add_data_row(table, d.source, d.stage, d.field or None, reason, d.id)
         console.print(table)
 
-    _run(_with_runtime(_state(ctx).runtime(), body))
+    _run(_reading(_state(ctx).runtime(), body))
 
 
 @dlq_app.command("replay")
@@ -277,26 +308,40 @@ def dlq_replay(
 ) -> None:
     """Replay dead letters after a fix; a failure keeps the dead letter, with why."""
     if not ids and not replay_all:
-        console.print("name dead letter ids, or --all")
-        raise typer.Exit(2)
+        fail("name dead letter ids, or --all", 2)
 
     async def body(runtime: Runtime) -> int:
         tenant = runtime.settings.default_tenant
-        targets = list(ids or [])
-        if replay_all:
-            async with runtime.db.session() as session:
-                pending = await list_dead_letters(session, tenant, limit=1000, pending_only=True)
-            targets = [d.id for d in pending]
         failed = 0
-        for dead_letter_id in targets:
+        async for dead_letter_id in _targets(runtime, tenant, ids or [], replay_all):
             result = await runtime.replayer.replay(tenant, dead_letter_id)
             failed += not result.ok
             mark = "[green]ok[/]" if result.ok else "[red]failed[/]"
-            console.print(f"{dead_letter_id} {mark} {result.detail}")
+            console.print(f"{escape(dead_letter_id)} {mark} {escape(result.detail)}")
         return failed
 
     failed = _run(_with_runtime(_state(ctx).runtime(), body))
     raise typer.Exit(1 if failed else 0)
+
+
+async def _targets(
+    runtime: Runtime, tenant: str, ids: list[str], replay_all: bool
+) -> AsyncIterator[str]:
+    """The ids named, or with `replay_all` every pending dead letter, newest first, a page
+    at a time (a failed replay stays pending, so the pages move on by id)."""
+    for dead_letter_id in ids:
+        yield dead_letter_id
+    before: str | None = None
+    while replay_all:
+        async with runtime.db.session() as session:
+            page = await list_dead_letters(
+                session, tenant, limit=REPLAY_PAGE, before_id=before, pending_only=True
+            )
+        if not page:
+            return
+        for letter in page:
+            yield letter.id
+        before = page[-1].id
 
 
 @db_app.command("upgrade")
@@ -338,8 +383,34 @@ def _register_extensions() -> None:
     anomalies.register(app)
 
 
+def _problem(exc: BaseException) -> tuple[str, int] | None:
+    """What to say (and the exit code) for a failure of the setting rather than of Vigil:
+    a database that cannot be reached, a bad URL or config. None: a bug, shown whole."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or exc.title
+        return f"invalid settings: {where}: {first['msg']}", 2
+    if isinstance(exc, yaml.YAMLError):
+        return f"the config file is not valid YAML: {exc}".splitlines()[0], 2
+    if isinstance(exc, sa_exc.ArgumentError | sa_exc.NoSuchModuleError):
+        return f"bad database URL: {exc}", 2
+    if isinstance(exc, sa_exc.DBAPIError):
+        return f"database error: {db_reason(exc)}", 1
+    if isinstance(exc, OSError):
+        return str(exc) or type(exc).__name__, 1
+    return None
+
+
 def run(factory: RuntimeFactory) -> None:
-    """Entry point used by `vigil.wiring.main`."""
+    """Entry point used by `vigil.wiring.main`. A database that cannot be reached, or bad
+    settings, is one line on stderr (a traceback with --verbose), not a traceback."""
     _register_extensions()
     command = typer.main.get_command(app)
-    command.main(obj=State(factory=factory), prog_name="vigil")
+    try:
+        command.main(obj=State(factory=factory), prog_name="vigil")
+    except Exception as exc:
+        problem = _problem(exc)
+        if problem is None or logging.getLogger().isEnabledFor(logging.DEBUG):
+            raise
+        errors.print(Text(f"vigil: {problem[0]}", style="red"))
+        raise SystemExit(problem[1]) from None

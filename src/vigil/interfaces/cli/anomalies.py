@@ -7,27 +7,26 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from vigil.detection import Anomaly, PassReport, list_anomalies, parse_window
 from vigil.detection.metric_watch import SeriesMiss
 from vigil.interfaces.cli import State
+from vigil.interfaces.cli.output import add_data_row, console, stamp
 from vigil.interfaces.runtime import Runtime
 
 __all__ = ["register"]
 
-console = Console()
 _SHOWN = 10  # held-back points printed per pass (all of them with --json)
 
 
 def _anomaly_table(found: list[Anomaly]) -> Table:
     table = Table("last seen", "detector", "sev", "status", "service", "title", "n", "id")
     for a in found:
-        table.add_row(
-            a.last_seen.strftime("%m-%d %H:%M:%S"), a.detector, a.severity, a.status,
-            a.service or "-", escape(a.title[:90]), str(a.occurrences), a.id,
+        add_data_row(
+            table, stamp(a.last_seen), a.detector, a.severity, a.status,
+            a.service, a.title[:90], a.occurrences, a.id,
         )  # fmt: skip
     return table
 

@@ -11,20 +11,19 @@ from typing import Annotated
 import httpx
 import typer
 import uvicorn
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from vigil.incidents.read import incident_stats, list_summaries
 from vigil.incidents.repository import IncidentQuery
 from vigil.interfaces.api import create_app
+from vigil.interfaces.cli.output import add_data_row, console, fail
 from vigil.interfaces.runtime import Runtime
 from vigil.platform.settings import MaintenanceWindow, Matcher, SilenceRule, default_data_dir
 from vigil.testing.storm import StormRequest, generate_storm, storm_summary
 
 __all__ = ["register"]
 
-console = Console()
 CATALOG = Path(__file__).with_name("demo_catalog.yaml")
 
 
@@ -117,7 +116,7 @@ async def _incidents(runtime: Runtime) -> tuple[Table, str | None]:
         table.add_column(column, no_wrap=True)
     table.add_column("services")
     for i in reversed(found):
-        table.add_row(i.id, i.state.value, i.priority, str(i.alert_count), ", ".join(i.services))
+        add_data_row(table, i.id, i.state.value, i.priority, i.alert_count, ", ".join(i.services))
     return table, found[-1].id if found else None
 
 
@@ -161,7 +160,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option()] = "127.0.0.1",
         port: Annotated[int, typer.Option()] = 8000,
         seed: Annotated[int, typer.Option(help="Storm generator seed")] = 7,
-        alerts: Annotated[int, typer.Option(help="Alerts in the storm")] = 300,
+        alerts: Annotated[int, typer.Option(min=1, help="Alerts in the storm")] = 300,
         data_dir: Annotated[Path | None, typer.Option(help="Where demo.db goes")] = None,
     ) -> None:
         """Start Vigil on loopback, replay a realistic alert storm to it, show the result."""
@@ -179,3 +178,5 @@ def register(app: typer.Typer) -> None:
             asyncio.run(_demo(runtime, host, port, storm, stay=not exit_after))
         except KeyboardInterrupt:
             console.print("stopped")
+        except SystemExit:  # uvicorn exits when it cannot bind; it said why above
+            fail(f"cannot serve on {host}:{port}")

@@ -6,12 +6,12 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from vigil.incidents import (
     IllegalTransitionError,
@@ -21,17 +21,32 @@ from vigil.incidents import (
     InvalidRequestError,
     Trigger,
 )
-from vigil.incidents.read import IncidentDetail, incident_detail, incident_stats, list_summaries
+from vigil.incidents.read import (
+    IncidentDetail,
+    IncidentSummary,
+    incident_detail,
+    incident_stats,
+    list_summaries,
+)
 from vigil.incidents.repository import IncidentQuery
-from vigil.interfaces.cli import State
+from vigil.interfaces.cli import State, ready_to_read
+from vigil.interfaces.cli.output import add_data_row, console, fail, stamp
 from vigil.interfaces.cli.times import as_utc
 from vigil.interfaces.runtime import Runtime
 
 __all__ = ["register"]
 
-console = Console()
 T = TypeVar("T")
 _REFUSALS = (IncidentNotFoundError, IllegalTransitionError, InvalidRequestError)
+
+
+class Priority(StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+
 Actor = Annotated[str, typer.Option(help="Who does it", envvar="USER")]
 Reason = Annotated[str, typer.Option("--reason", "-r")]
 
@@ -49,6 +64,16 @@ async def _started(state: State) -> Runtime:
     return runtime
 
 
+async def _read(state: State, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """`work` on the database as it is (not created, migrated or started)."""
+    runtime = state.runtime()
+    await ready_to_read(runtime)
+    try:
+        return await work(runtime)
+    finally:
+        await runtime.db.dispose()
+
+
 def _with_incidents(state: State, work: Callable[[IncidentService, str], Awaitable[T]]) -> T:
     """Run `work(service, tenant)` on a started runtime; a refusal (unknown incident,
     illegal move, impossible merge or split) is printed and exits 1."""
@@ -63,25 +88,27 @@ def _with_incidents(state: State, work: Callable[[IncidentService, str], Awaitab
     try:
         return asyncio.run(body())
     except _REFUSALS as exc:
-        console.print(f"[red]{escape(str(exc))}[/]")
-        raise typer.Exit(1) from None
+        fail(str(exc))
 
 
 def _print_detail(found: IncidentDetail) -> None:
-    console.print(f"[bold]{escape(found.title)}[/]  {found.id}")
-    console.print(f"{found.state.value} · {found.priority} · {found.severity} · "
-                  f"services: {', '.join(found.services)} · MTTA {_seconds(found.mtta_seconds)}"
-                  f" · MTTR {_seconds(found.mttr_seconds)}")  # fmt: skip
-    members = Table("started", "service", "alert", "status", "grouped because", title="alerts")
+    console.print(Text(found.title, style="bold"), found.id)
+    merged = f" · merged into {found.merged_into}" if found.merged_into else ""
+    timings = f"MTTA {_seconds(found.mtta_seconds)} · MTTR {_seconds(found.mttr_seconds)}"
+    services = ", ".join(found.services)
+    console.print(Text(f"{found.state.value}{merged} · {found.priority} · {found.severity} · "
+                       f"services: {services} · {timings}"))  # fmt: skip
+    members = Table("started", "service", "alert", "status", "grouped because", "event id",
+                    title="alerts")  # fmt: skip
     for m in found.members:
-        members.add_row(m.attached_at.strftime("%H:%M:%S"), m.service or "-", escape(m.title),
-                        m.status, escape(m.reason))  # fmt: skip
+        add_data_row(members, stamp(m.attached_at), m.service, m.title, m.status, m.reason,
+                     m.event_id)  # fmt: skip
     console.print(members)
     timeline = Table("at", "actor", "what", title="timeline")
     for entry in found.timeline:
-        timeline.add_row(entry.at.strftime("%H:%M:%S"), entry.actor, escape(entry.summary))
+        add_data_row(timeline, stamp(entry.at), entry.actor, entry.summary)
     console.print(timeline)
-    console.print(f"next: {', '.join(found.allowed_triggers) or 'nothing (final)'}")
+    console.print(f"next: {', '.join(found.allowed_triggers) or 'nothing'}")
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -89,7 +116,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def incidents(
         ctx: typer.Context,
         state: Annotated[IncidentState | None, typer.Option()] = None,
-        priority: Annotated[str | None, typer.Option(help="P0..P3")] = None,
+        priority: Annotated[Priority | None, typer.Option(case_sensitive=False)] = None,
         service: Annotated[str | None, typer.Option()] = None,
         since: Annotated[datetime | None, typer.Option(help="ISO time (UTC if no zone)")] = None,
         limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
@@ -97,21 +124,20 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     ) -> None:
         """List incidents, newest first."""
 
-        async def body() -> None:
-            runtime = await _started(ctx.obj)
+        async def read(runtime: Runtime) -> list[IncidentSummary]:
             query = IncidentQuery(
                 tenant_id=runtime.settings.default_tenant,
                 state=state.value if state else None,
-                priority=priority,
+                priority=priority.value if priority else None,
                 service=service,
                 since=as_utc(since, "--since"),
                 limit=limit,
             )
-            try:
-                async with runtime.db.session() as session:
-                    found = await list_summaries(session, query)
-            finally:
-                await runtime.stop()
+            async with runtime.db.session() as session:
+                return await list_summaries(session, query)
+
+        async def body() -> None:
+            found = await _read(ctx.obj, read)
             if as_json:
                 print(json.dumps([i.model_dump(mode="json") for i in found], indent=2))
                 return
@@ -121,9 +147,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             table.add_column("services")
             table.add_column("title")
             for i in found:
-                table.add_row(i.id, i.detected_at.strftime("%m-%d %H:%M"), i.state.value,
-                              i.priority, str(i.alert_count), ", ".join(i.services)[:40],
-                              escape(i.title[:60]))  # fmt: skip
+                add_data_row(table, i.id, stamp(i.detected_at), i.state.value, i.priority,
+                             i.alert_count, ", ".join(i.services)[:40], i.title[:60])  # fmt: skip
             console.print(table)
 
         asyncio.run(body())
@@ -136,20 +161,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     ) -> None:
         """One incident: its alerts (and why each was grouped) and its timeline."""
 
-        async def body() -> IncidentDetail | None:
-            runtime = await _started(ctx.obj)
-            try:
-                async with runtime.db.session() as session:
-                    return await incident_detail(
-                        session, runtime.settings.default_tenant, incident_id
-                    )
-            finally:
-                await runtime.stop()
+        async def read(runtime: Runtime) -> IncidentDetail | None:
+            async with runtime.db.session() as session:
+                return await incident_detail(session, runtime.settings.default_tenant, incident_id)
 
-        found = asyncio.run(body())
+        found = asyncio.run(_read(ctx.obj, read))
         if found is None:
-            console.print(f"[red]no incident {incident_id!r}[/]")
-            raise typer.Exit(1)
+            fail(f"no incident {incident_id!r}")
         if as_json:
             print(found.model_dump_json(indent=2))
         else:
@@ -162,7 +180,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 tenant, incident_id, trigger, actor=actor, reason=why
             ),
         )
-        console.print(f"{incident_id} is now {state.value}")
+        console.print(Text(f"{incident_id} is now {state.value}"))
 
     @app.command("ack")
     def ack(
@@ -205,7 +223,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 tenant, target, sources, actor=actor, reason=reason
             ),
         )
-        console.print(f"merged {', '.join(sources)} into {target}")
+        console.print(Text(f"merged {', '.join(sources)} into {target}"))
 
     @app.command("split")
     def split(
@@ -223,22 +241,18 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 tenant, incident_id, event_ids, actor=actor, reason=reason
             ),
         )
-        console.print(f"split {len(event_ids)} alert(s) off into {new_id}")
+        console.print(Text(f"split {len(set(event_ids))} alert(s) off into {new_id}"))
 
     @app.command("stats")
     def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         """Alerts in, incidents out, noise reduction, MTTA and MTTR."""
 
-        async def body() -> str:
-            runtime = await _started(ctx.obj)
-            try:
-                async with runtime.db.session() as session:
-                    found = await incident_stats(session, runtime.settings.default_tenant)
-            finally:
-                await runtime.stop()
+        async def read(runtime: Runtime) -> str:
+            async with runtime.db.session() as session:
+                found = await incident_stats(session, runtime.settings.default_tenant)
             return found.model_dump_json(indent=2)
 
-        text = asyncio.run(body())
+        text = asyncio.run(_read(ctx.obj, read))
         print(text) if as_json else console.print_json(text)
 
     from vigil.interfaces.cli.correlation_eval import register_eval

@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from vigil.analysis.rca import RcaResult, analyze_bundle
+from vigil.interfaces.cli.output import add_data_row, console, fail
 from vigil.interfaces.evaluation.rca import CaseRow, run_nezha
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
 from vigil.telemetry.nezha import unlabelled_days
 
 __all__ = ["register"]
-
-# Wide enough for one case per line and the summary table, also when piped to a file.
-console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _parse_time(text: str, option: str) -> datetime:
@@ -39,10 +35,12 @@ def _print_causes(result: RcaResult) -> None:
     for column in ("#", "service", "kind", "score", "explanation"):
         table.add_column(column)
     for position, cause in enumerate(result.causes, start=1):
-        table.add_row(
-            str(position), cause.service, cause.kind, f"{cause.score:.2f}", cause.explanation
+        add_data_row(
+            table, position, cause.service, cause.kind, f"{cause.score:.2f}", cause.explanation
         )
     console.print(table)
+    if not result.causes:
+        console.print("no service shows anything in this window")
 
 
 def analyze(
@@ -53,11 +51,12 @@ def analyze(
 ) -> None:
     """Analyse a telemetry bundle folder and print the ranked root causes."""
     boundary, until = _parse_time(start, "--start"), _parse_time(end, "--end")
+    if until <= boundary:
+        raise typer.BadParameter("must be after --start", param_hint="--end")
     try:
         bundle = read_bundle_folder(folder, end=until)
     except BundleFormatError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=2) from error
+        fail(str(error), 2)
     result = analyze_bundle(bundle, boundary)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
