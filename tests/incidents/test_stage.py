@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
 
 from tests.conftest import T0, MakeRuntime
 from tests.incidents.conftest import detail, fire, incidents, only_incident
 from tests.ingestion import ingest, stored_events
 from tests.payloads import generic_body, generic_event
 from vigil.interfaces.runtime import Runtime
+from vigil.pipeline import repository
+from vigil.pipeline.tables import events
 
 
 async def test_a_cascade_up_the_call_graph_is_one_incident(runtime: Runtime) -> None:
@@ -183,3 +188,48 @@ async def test_an_alert_firing_for_longer_than_the_dedup_window_still_resolves(
     # A new firing after the window is a new alert again.
     await fire(runtime, "DiskFull", "postgres-main", later + timedelta(hours=1))
     assert len(await stored_events(runtime)) == 2
+
+
+async def test_an_alias_is_its_service_in_the_call_graph_too(
+    make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        "services:\n"
+        "  - {name: checkout, dependencies: [pg-main]}\n"
+        "  - {name: postgres-main, aliases: [pg-main]}\n"
+    )
+    runtime = await make_runtime(catalog_path=catalog)
+    await fire(runtime, "PostgresSlowQueries", "pg-main", T0)
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=1))
+    incident = await only_incident(runtime)
+    assert sorted(incident.services) == ["checkout", "postgres-main"]
+
+
+async def test_lifting_skips_stale_rows_and_rows_changed_since_read(
+    make_runtime: MakeRuntime,
+) -> None:
+    quiet = {"id": "q", "matchers": [{"name": "service", "value": "payments"}],
+             "ends_at": T0 + timedelta(minutes=10)}  # fmt: skip
+    runtime = await make_runtime(silences=[quiet])
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=1))
+    await fire(runtime, "DiskFull", "payments", T0 + timedelta(minutes=1))
+    (disk, latency) = sorted(await stored_events(runtime), key=lambda e: e.title)
+    async with runtime.db.writing() as session:
+        # An older version left a newer row beside a still-firing one: the old one is stale.
+        row = (await session.execute(sa.select(events).where(events.c.id == disk.id))).one()
+        newer = {**row._asdict(), "id": "Z" * 26, "status": "resolved"}
+        await session.execute(events.insert().values(newer))
+        await session.commit()
+    later = T0 + timedelta(minutes=11)
+    async with runtime.db.writing() as session:
+        (read,) = await repository.muted_firing(session, [], T0, 10)
+        assert read["id"] == latency.id
+        await session.execute(
+            events.update().where(events.c.id == latency.id).values(status="resolved")
+        )  # as a worker storing its resolve meanwhile
+        assert await repository.remark_muted(session, [(read, None)]) == set()
+        await session.rollback()
+    runtime.clock.set(later)  # type: ignore[attr-defined]
+    assert await runtime.processor.lift_mutes() == 1  # the live one only
+    assert [i.title for i in await incidents(runtime)] == ["HighLatencyP99 fires (payments)"]

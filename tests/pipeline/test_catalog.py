@@ -62,3 +62,18 @@ def test_invalid_catalogue_is_an_error(tmp_path: Path, text: str) -> None:
 def test_a_name_naming_two_services_is_refused(services: list[dict[str, object]]) -> None:
     with pytest.raises(ValidationError, match="names both"):
         ServiceCatalog.model_validate({"services": services})
+
+
+def test_a_dependency_named_by_an_alias_is_its_service() -> None:
+    catalog = ServiceCatalog.model_validate(
+        {
+            "services": [
+                {"name": "checkout", "dependencies": ["pg-main", "cart"]},
+                {"name": "postgres-main", "aliases": ["pg-main", "postgres"]},
+                {"name": "cart"},
+            ]
+        }
+    )
+    checkout = catalog.get("checkout")
+    assert checkout is not None
+    assert checkout.dependencies == ["postgres-main", "cart"]

@@ -58,16 +58,34 @@ async def test_repeat_folds_within_window_and_not_outside(
     assert folded.occurrences == 2
     assert folded.first_seen == first_seen
     assert folded.last_seen == clock.now()
-    # 11 minutes after it was last seen: outside the window, a new event.
+    # It resolves; 11 minutes after it was last seen it fires again: outside the window,
+    # a new event.
+    starts = clock.now()
+    ends = clock.advance(timedelta(seconds=30))
+    await ingest(
+        runtime, "alertmanager", am_body(am_alert(LABELS, starts, status="resolved", ends=ends))
+    )
     clock.advance(timedelta(minutes=11))
     await ingest(runtime, "alertmanager", am_body(am_alert(LABELS, clock.now())))
     newest, older = await stored_events(runtime)
     assert newest.fingerprint == older.fingerprint
-    assert (newest.occurrences, older.occurrences) == (1, 2)
+    assert (newest.occurrences, older.occurrences) == (1, 3)
+    assert (newest.status, older.status) == ("firing", "resolved")
     assert newest.first_seen == clock.now()
     assert older.id == folded.id
-    assert runtime_metric(runtime, "vigil_events_deduplicated_total") == 1
+    assert runtime_metric(runtime, "vigil_events_deduplicated_total") == 2
     assert runtime_metric(runtime, "vigil_events_accepted_total") == 2
+
+
+async def test_an_alert_still_firing_is_the_same_alert_however_long_unseen(
+    make_runtime: MakeRuntime, clock: FakeClock
+) -> None:
+    runtime = await make_runtime(dedup_window_seconds=600)
+    await ingest(runtime, "alertmanager", am_body(am_alert(LABELS, clock.now())))
+    clock.advance(timedelta(hours=3))  # never resolved: it fires with a new start
+    await ingest(runtime, "alertmanager", am_body(am_alert(LABELS, clock.now())))
+    (event,) = await stored_events(runtime)
+    assert (event.status, event.occurrences) == ("firing", 2)
 
 
 async def test_window_follows_last_sighting(make_runtime: MakeRuntime, clock: FakeClock) -> None:

@@ -43,7 +43,7 @@ def test_close_resolves_by_alias(load_fixture: Load, received_at: datetime) -> N
     assert created.fingerprint == closed.fingerprint
     # An acknowledgement is done to the alert, not a state of it: a notice of its own.
     assert (created.event_type, closed.event_type) == (EventType.ALERT, EventType.ALERT)
-    assert acked.event_type is EventType.NOTICE
+    assert (acked.event_type, acked.status) == (EventType.NOTICE, EventStatus.RESOLVED)
     assert acked.fingerprint != created.fingerprint
     assert acked.title.startswith("Acknowledge: ")
     # updatedAt is in nanoseconds.

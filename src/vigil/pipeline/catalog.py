@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -32,6 +32,29 @@ class ServiceCatalog(BaseModel):
 
     services: list[ServiceInfo] = Field(default_factory=list)
     _index: dict[str, ServiceInfo] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dependencies_by_name(cls, data: Any) -> Any:
+        """A dependency named by an alias is the service it aliases (the call graph and
+        the enrichment speak of services by their catalogue names)."""
+        if not isinstance(data, dict) or not isinstance(data.get("services"), list):
+            return data
+        entries = [s.model_dump() if isinstance(s, ServiceInfo) else s for s in data["services"]]
+        names = {
+            alias: entry["name"]
+            for entry in entries
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str)
+            for alias in entry.get("aliases") or []
+            if isinstance(alias, str)
+        }
+        services = [
+            {**entry, "dependencies": [names.get(d, d) for d in entry["dependencies"]]}
+            if isinstance(entry, dict) and isinstance(entry.get("dependencies"), list)
+            else entry
+            for entry in entries
+        ]
+        return {**data, "services": services}
 
     @model_validator(mode="after")
     def _one_service_per_name(self) -> ServiceCatalog:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from vigil.events import EventStatus
 from vigil.pipeline import repository
 from vigil.pipeline.base import Batch, Item, StageContext, StoredRef
 
@@ -15,8 +14,8 @@ __all__ = ["DedupStage"]
 class DedupStage:
     """Same ingest id: a redelivery, dropped. Same fingerprint seen within `window` of its
     last sighting: a repeat, which the store stage folds into the stored event
-    (occurrences, last seen, status) instead of adding a row. A resolve folds into the
-    newest stored event of its fingerprint that still fires, however old."""
+    (occurrences, last seen, status) instead of adding a row. So does any occurrence of
+    a fingerprint whose newest stored event still fires, however long ago it was seen."""
 
     name = "dedup"
     # It takes locks and reads what the store stage will write: a failure here is a
@@ -55,13 +54,10 @@ class DedupStage:
         fingerprints = sorted({out[i].event.fingerprint for i in live})
         since = ctx.now - self._window
         stored = await repository.latest_by_fingerprint(ctx.session, tenant_id, fingerprints, since)
-        # A resolve closes the alert it resolves however long that has fired: a sender's
-        # repeats of a firing alert are redeliveries and never refresh its last sighting.
-        unmatched = sorted(
-            {out[i].event.fingerprint for i in live
-             if out[i].event.status is EventStatus.RESOLVED
-             and out[i].event.fingerprint not in stored}
-        )  # fmt: skip
+        # An alert that still fires is the same alert however long ago it was last seen (a
+        # sender's repeats of it are redeliveries and never refresh its sighting): a resolve
+        # or a repeat folds into it, so one alert never has two firing rows.
+        unmatched = sorted({fp for i in live if (fp := out[i].event.fingerprint) not in stored})
         if unmatched:
             stored |= await repository.latest_firing(ctx.session, tenant_id, unmatched)
         for i in live:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vigil.pipeline.tables import events, receipts, silences
+from vigil.pipeline.tables import MUTED_FIRING, events, receipts, silences
 from vigil.platform.settings import Matcher
 
 log = logging.getLogger(__name__)
@@ -350,20 +350,19 @@ async def expire_silence(
 
 
 async def muted_firing(
-    session: AsyncSession,
-    in_force: Sequence[str],
-    since: datetime,
-    limit: int,
-    types: Sequence[str] = ("alert", "anomaly", "incident"),
+    session: AsyncSession, in_force: Sequence[str], since: datetime, limit: int
 ) -> list[dict[str, Any]]:
-    """Up to `limit` events of `types` still firing that something muted, other than the
-    mutes `in_force` (their markers), stamped at or after `since`; oldest first."""
-    query = sa.select(events).where(
-        events.c.silenced_by.is_not(None),
-        events.c.status == "firing",
-        events.c.ts >= since,
-        events.c.event_type.in_(list(types)),
+    """Up to `limit` alerts (alert, anomaly and incident events) still firing that
+    something muted, other than the mutes `in_force` (their markers), stamped at or after
+    `since`; oldest first. Only an alert's newest row: an older one still marked firing
+    (stored before repeats of a firing alert always folded in) is not a live alert."""
+    newer = events.alias("newer")
+    superseded = sa.exists().where(
+        newer.c.tenant_id == events.c.tenant_id,
+        newer.c.fingerprint == events.c.fingerprint,
+        newer.c.id > events.c.id,
     )
+    query = sa.select(events).where(sa.text(MUTED_FIRING), events.c.ts >= since, ~superseded)
     if in_force:
         query = query.where(events.c.silenced_by.not_in(list(in_force)))
     query = query.order_by(events.c.id).limit(limit)
@@ -371,17 +370,24 @@ async def muted_firing(
 
 
 async def remark_muted(
-    session: AsyncSession, changes: Sequence[tuple[str, str, str | None]]
+    session: AsyncSession, changes: Sequence[tuple[Mapping[str, Any], str | None]]
 ) -> set[str]:
-    """Set each event's mute marker from `old` to `new` (None: no longer muted), only
-    where it is still `old` (another worker may have been first); the ids changed."""
+    """Set each event row's mute marker to the new one (None: no longer muted), only
+    where the row is still as read (another worker may have lifted it, or stored a resolve
+    of it, meanwhile); the ids changed."""
     changed: set[str] = set()
-    for event_id, old, new in changes:
+    for row, new in changes:
         result = await session.execute(
             events.update()
-            .where(events.c.id == event_id, events.c.silenced_by == old)
+            .where(
+                events.c.id == row["id"],
+                events.c.silenced_by == row["silenced_by"],
+                events.c.status == row["status"],
+                events.c.last_ingest_id == row["last_ingest_id"],
+            )
             .values(silenced_by=new)
         )
+        event_id = row["id"]
         if getattr(result, "rowcount", 0):
             changed.add(event_id)
     return changed

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from vigil.platform.db import JSONType, UTCDateTime, metadata
 
 __all__ = [
+    "MUTED_FIRING",
     "bus_cursor",
     "bus_sequence",
     "dead_letters",
@@ -37,7 +38,11 @@ intake = sa.Table(
     sa.Index("ix_intake_request_key", "request_key"),
 )
 
-_MUTED_FIRING = "silenced_by IS NOT NULL AND status = 'firing'"
+# What the muted-alerts index holds; queries repeat it word for word so that it is used.
+MUTED_FIRING = (
+    "silenced_by IS NOT NULL AND status = 'firing'"
+    " AND event_type IN ('alert', 'anomaly', 'incident')"
+)
 
 # One row per distinct alert (fingerprint) per dedup window, updated by repeats.
 events = sa.Table(
@@ -76,10 +81,9 @@ events = sa.Table(
     # Muted alerts still firing: looked over when a silence or maintenance window ends.
     sa.Index(
         "ix_events_muted_firing",
-        "silenced_by",
         "id",
-        sqlite_where=sa.text(_MUTED_FIRING),
-        postgresql_where=sa.text(_MUTED_FIRING),
+        sqlite_where=sa.text(MUTED_FIRING),
+        postgresql_where=sa.text(MUTED_FIRING),
     ),
 )
 

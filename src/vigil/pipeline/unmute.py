@@ -61,12 +61,12 @@ class MuteLifter:
         rows = await repository.muted_firing(
             ctx.session, in_force, now - self._max_age, self._batch
         )
-        changes: list[tuple[str, str, str | None]] = []
+        changes: list[tuple[dict[str, Any], str | None]] = []
         items: dict[str, Item] = {}
         for row in rows:
             item = _item(row, now)
             muter = self._silence.muter(item.event, silences, now)
-            changes.append((row["id"], row["silenced_by"], muter))
+            changes.append((row, muter))
             if muter is None:
                 items[row["id"]] = item
         changed = await repository.remark_muted(ctx.session, changes)

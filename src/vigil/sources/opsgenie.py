@@ -4,10 +4,10 @@ The body is `{"action", "alert": {...}, "source": {...}, "integrationName", ...}
 is the alert firing, `Close` and `Delete` the alert over (resolved). Every other action
 (`Acknowledge`, `AddNote`, `Escalate`, ...) is something done *to* the alert, not a
 change of its state: it becomes a `notice` event of its own identity (the alert's and the
-action's), stored but never reopening or correlating the alert. The alert `alias`
-(Opsgenie's de-duplication key) is its identity, else its `alertId`. Opsgenie sends
-`createdAt` in epoch milliseconds and `updatedAt` in epoch nanoseconds, so the unit of an
-epoch number is read from its size.
+action's), stored as resolved (it fires nothing), never reopening or correlating the
+alert. The alert `alias` (Opsgenie's de-duplication key) is its identity, else its
+`alertId`. Opsgenie sends `createdAt` in epoch milliseconds and `updatedAt` in epoch
+nanoseconds, so the unit of an epoch number is read from its size.
 """
 
 from __future__ import annotations
@@ -98,8 +98,10 @@ class OpsgenieSource:
         else:
             ts = _epoch(alert.updatedAt, "alert.updatedAt")
         name = action.lower()
-        status = EventStatus.RESOLVED if name in _RESOLVING_ACTIONS else EventStatus.FIRING
         kind = EventType.ALERT if name in _FIRING_ACTIONS | _RESOLVING_ACTIONS else EventType.NOTICE
+        # A notice fires nothing: it is stored as done, so it never lingers among what fires.
+        over = name in _RESOLVING_ACTIONS or kind is EventType.NOTICE
+        status = EventStatus.RESOLVED if over else EventStatus.FIRING
         key = {"opsgenie_alias": alert.alias} if alert.alias else {"opsgenie_id": alert.alertId}
         if kind is EventType.NOTICE:
             key["opsgenie_action"] = name

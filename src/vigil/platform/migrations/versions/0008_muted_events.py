@@ -15,13 +15,16 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-_WHERE = "silenced_by IS NOT NULL AND status = 'firing'"
+_WHERE = (
+    "silenced_by IS NOT NULL AND status = 'firing'"
+    " AND event_type IN ('alert', 'anomaly', 'incident')"
+)
 
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     where: dict[str, Any] = {f"{dialect}_where": sa.text(_WHERE)}
-    op.create_index("ix_events_muted_firing", "events", ["silenced_by", "id"], **where)
+    op.create_index("ix_events_muted_firing", "events", ["id"], **where)
 
 
 def downgrade() -> None:
