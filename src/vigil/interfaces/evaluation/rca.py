@@ -95,6 +95,29 @@ def nezha_kind(inject_type: str) -> str:
     return _KIND_MAP.get(inject_type, inject_type)
 
 
+def _row(
+    fault: NezhaFault,
+    ranked: list[str],
+    kind: str | None,
+    seconds: float,
+    method: str = "vigil",
+    error: str | None = None,
+) -> CaseRow:
+    return CaseRow(
+        system=fault.system,
+        day=fault.day,
+        inject_time=fault.inject_time,
+        truth_service=fault.service,
+        truth_kind=nezha_kind(fault.kind),
+        ranked=ranked,
+        kind=kind,
+        rank=rank_of(fault.service, ranked),
+        seconds=round(seconds, 4),
+        method=method,
+        error=error,
+    )
+
+
 def run_case(root: Path, fault: NezhaFault, window: WindowOptions) -> CaseRow:
     """Read the fault's window, rank, and time it all."""
     started = time.perf_counter()
@@ -108,34 +131,13 @@ def run_case(root: Path, fault: NezhaFault, window: WindowOptions) -> CaseRow:
     result = analyze_bundle(bundle, fault.time)
     seconds = time.perf_counter() - started
     ranked = [cause.service for cause in result.causes]
-    return CaseRow(
-        system=fault.system,
-        day=fault.day,
-        inject_time=fault.inject_time,
-        truth_service=fault.service,
-        truth_kind=nezha_kind(fault.kind),
-        ranked=ranked,
-        kind=result.causes[0].kind if result.causes else "unknown",
-        rank=rank_of(fault.service, ranked),
-        seconds=round(seconds, 4),
-    )
+    return _row(fault, ranked, result.causes[0].kind if result.causes else "unknown", seconds)
 
 
 def _failed(fault: NezhaFault, exc: Exception, seconds: float, method: str) -> CaseRow:
     log.warning("%s %s failed", fault.day, fault.inject_time, exc_info=exc)
-    return CaseRow(
-        system=fault.system,
-        day=fault.day,
-        inject_time=fault.inject_time,
-        truth_service=fault.service,
-        truth_kind=nezha_kind(fault.kind),
-        ranked=[],
-        kind=None if method != "vigil" else "unknown",
-        rank=None,
-        seconds=round(seconds, 4),
-        method=method,
-        error=f"{type(exc).__name__}: {exc}",
-    )
+    kind = "unknown" if method == "vigil" else None
+    return _row(fault, [], kind, seconds, method, f"{type(exc).__name__}: {exc}")
 
 
 def _faults(root: Path, select: Callable[[NezhaFault], bool] | None) -> Iterator[NezhaFault]:
@@ -245,20 +247,7 @@ def _baseline_rows(
     for name, function in methods.items():
         began = time.perf_counter()
         ranked = function(data, fault.time)[:10]
-        rows.append(
-            CaseRow(
-                system=fault.system,
-                day=fault.day,
-                inject_time=fault.inject_time,
-                truth_service=fault.service,
-                truth_kind=nezha_kind(fault.kind),
-                ranked=ranked,
-                kind=None,
-                rank=rank_of(fault.service, ranked),
-                seconds=round(read + time.perf_counter() - began, 4),
-                method=name,
-            )
-        )
+        rows.append(_row(fault, ranked, None, read + time.perf_counter() - began, name))
     return rows
 
 
