@@ -233,3 +233,20 @@ async def test_lifting_skips_stale_rows_and_rows_changed_since_read(
     runtime.clock.set(later)  # type: ignore[attr-defined]
     assert await runtime.processor.lift_mutes() == 1  # the live one only
     assert [i.title for i in await incidents(runtime)] == ["HighLatencyP99 fires (payments)"]
+
+
+async def test_a_change_that_comes_again_days_later_is_noted_again(runtime: Runtime) -> None:
+    for day in range(2):
+        at = T0 + timedelta(days=day)
+        await fire(runtime, "HighErrorRatio", "checkout", at)
+        deploy = generic_event("deploy checkout v7", at + timedelta(minutes=1),
+                               service="checkout", event_type="change")  # fmt: skip
+        await ingest(runtime, "generic", generic_body(deploy))
+        await fire(
+            runtime, "HighErrorRatio", "checkout", at + timedelta(hours=1), status="resolved"
+        )
+    for incident in await incidents(runtime):
+        shown = await detail(runtime, incident.id)
+        assert [e.summary for e in shown.timeline if e.kind == "change"] == [
+            "change: deploy checkout v7"
+        ]

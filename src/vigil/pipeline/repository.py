@@ -189,22 +189,37 @@ async def latest_by_fingerprint(
     return latest
 
 
+ALERT_TYPES = ("alert", "anomaly", "incident")  # events that fire and resolve
+
+
+def _superseded() -> sa.Exists:
+    """An event row with a newer row of the same alert (tenant and fingerprint)."""
+    newer = events.alias("newer")
+    return sa.exists().where(
+        newer.c.tenant_id == events.c.tenant_id,
+        newer.c.fingerprint == events.c.fingerprint,
+        newer.c.id > events.c.id,
+    )
+
+
 async def latest_firing(
     session: AsyncSession, tenant_id: str, fingerprints: Sequence[str]
 ) -> dict[str, Mapping[str, Any]]:
-    """The newest stored event per fingerprint that still fires, however old."""
-    latest: dict[str, Mapping[str, Any]] = {}
+    """Per fingerprint, the alert's newest stored row when it still fires, however old.
+    Only alerts (not changes or notices, which never resolve), and only the newest row:
+    an older one still marked firing beside a newer one is not the live alert."""
+    found: dict[str, Mapping[str, Any]] = {}
     for chunk in _chunks(fingerprints):
         query = sa.select(events).where(
             events.c.tenant_id == tenant_id,
             events.c.fingerprint.in_(chunk),
             events.c.status == "firing",
+            events.c.event_type.in_(ALERT_TYPES),
+            ~_superseded(),
         )
         for row in (await session.execute(query)).mappings():
-            best = latest.get(row["fingerprint"])
-            if best is None or row["last_seen"] > best["last_seen"]:
-                latest[row["fingerprint"]] = dict(row)
-    return latest
+            found[row["fingerprint"]] = dict(row)
+    return found
 
 
 async def _latest_postgres(
@@ -356,13 +371,7 @@ async def muted_firing(
     something muted, other than the mutes `in_force` (their markers), stamped at or after
     `since`; oldest first. Only an alert's newest row: an older one still marked firing
     (stored before repeats of a firing alert always folded in) is not a live alert."""
-    newer = events.alias("newer")
-    superseded = sa.exists().where(
-        newer.c.tenant_id == events.c.tenant_id,
-        newer.c.fingerprint == events.c.fingerprint,
-        newer.c.id > events.c.id,
-    )
-    query = sa.select(events).where(sa.text(MUTED_FIRING), events.c.ts >= since, ~superseded)
+    query = sa.select(events).where(sa.text(MUTED_FIRING), events.c.ts >= since, ~_superseded())
     if in_force:
         query = query.where(events.c.silenced_by.not_in(list(in_force)))
     query = query.order_by(events.c.id).limit(limit)

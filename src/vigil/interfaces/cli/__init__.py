@@ -138,6 +138,13 @@ def _root(
     state.config, state.database_url = config, database_url
 
 
+async def _reach(runtime: Runtime) -> None:
+    try:
+        await current_revision(runtime.db)
+    finally:
+        await runtime.db.dispose()
+
+
 def _long_lived_process() -> None:
     """A service keeps a large heap (parsed requests waiting, caches), and a full garbage
     collection walks all of it, holding every request meanwhile (100-300 ms seen). What
@@ -163,6 +170,8 @@ def serve(
     state = _state(ctx)
     runtime = state.runtime()
     settings = runtime.settings
+    # Reach the database first: a failure is one line here, not uvicorn's traceback.
+    _run(_reach(runtime))
     console.print(f"Vigil on http://{host or settings.host}:{port or settings.port}  (docs: /docs)")
     console.print(f"database: {runtime.db.display_url}")
     if runtime.bus is None:  # embedded: processing in a process of its own

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from vigil.detection import Anomaly, PassReport, list_anomalies, parse_window
 from vigil.detection.metric_watch import SeriesMiss
-from vigil.interfaces.cli import State
+from vigil.interfaces.cli import State, ready_to_read
 from vigil.interfaces.cli.output import add_data_row, console, stamp
 from vigil.interfaces.runtime import Runtime
 
@@ -107,14 +107,14 @@ def anomalies(
 
     async def body() -> list[Anomaly]:
         runtime = state.runtime()
-        await runtime.start(background=False)
+        await ready_to_read(runtime)  # read as it is: nothing created or migrated
         try:
             since = runtime.clock.now() - span
             tenant = runtime.settings.default_tenant
             async with runtime.db.session() as session:
                 return await list_anomalies(session, tenant, since, service=service, limit=limit)
         finally:
-            await runtime.stop()
+            await runtime.db.dispose()
 
     found = asyncio.run(body())
     if as_json:
