@@ -202,3 +202,20 @@ async def test_merge_and_split_are_kept_as_feedback(
     assert [(r["kind"], r["actor"], r["reason"]) for r in rows] == [
         ("merge", "ana", "search reads payments"), ("split", "bo", "unrelated after all"),
     ]  # fmt: skip
+
+
+async def test_text_holding_a_nul_is_422_on_every_database(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    await fire(runtime, "HighLatencyP99", "payments", T0)
+    (incident_id,) = await _ids(client)
+    url = f"/api/v1/incidents/{incident_id}"
+    for path, body in (
+        (f"{url}/notes", {"actor": "ana", "text": "n\0te"}),
+        (f"{url}/transitions", {"trigger": "acknowledge", "actor": "a\0a"}),
+        ("/api/v1/silences", {"matchers": [{"name": "service", "value": "x\0"}],
+                              "ends_at": "2030-01-01T00:00:00Z", "created_by": "ana"}),
+    ):  # fmt: skip
+        refused = await client.post(path, json=body)
+        assert refused.status_code == 422, refused.text
+        assert "NUL" in refused.json()["error"]["problem"]

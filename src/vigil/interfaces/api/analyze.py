@@ -31,7 +31,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from vigil.analysis.rca import RcaResult, analyze_bundle
 from vigil.interfaces.api.deps import (
@@ -40,6 +40,7 @@ from vigil.interfaces.api.deps import (
     ErrorOut,
     IsoTime,
     RuntimeDep,
+    TextIn,
     read_body,
 )
 from vigil.telemetry.archive import MAX_MEMBERS, ArchiveError, TooLargeError, unpack_bundle
@@ -66,7 +67,7 @@ _ARCHIVES = frozenset(
 )
 
 
-class AnalyzeRequest(BaseModel):
+class AnalyzeRequest(TextIn):
     """A bundle folder under the server's ``bundle_root`` and the incident window."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

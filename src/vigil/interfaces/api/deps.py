@@ -9,7 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    model_validator,
+)
 
 from vigil.interfaces.runtime import Runtime
 
@@ -22,6 +29,7 @@ __all__ = [
     "IsoTime",
     "RuntimeDep",
     "TenantDep",
+    "TextIn",
     "error_response",
     "get_runtime",
     "get_tenant",
@@ -66,6 +74,30 @@ def _in_utc(value: datetime) -> datetime:
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 # A query parameter time: ISO 8601 with an offset, as the OpenAPI says (not Unix seconds).
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_in_utc)]
+
+
+def _nul_free(value: object) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters (\\u0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _nul_free(key)
+            _nul_free(item)
+    elif isinstance(value, list):
+        for item in value:
+            _nul_free(item)
+
+
+class TextIn(BaseModel):
+    """A request body of the management API: its text is stored as sent, and a database
+    cannot store a NUL character (Postgres refuses it), so one is a 422, not a 500."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _nul_free(data)
+        return data
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -16,7 +16,15 @@ from vigil.incidents import (
 )
 from vigil.incidents.read import IncidentDetail, IncidentSummary, incident_detail, list_summaries
 from vigil.incidents.repository import IncidentQuery
-from vigil.interfaces.api.deps import BAD_BODY, CONFLICT, NOT_FOUND, IsoTime, RuntimeDep, TenantDep
+from vigil.interfaces.api.deps import (
+    BAD_BODY,
+    CONFLICT,
+    NOT_FOUND,
+    IsoTime,
+    RuntimeDep,
+    TenantDep,
+    TextIn,
+)
 
 __all__ = ["IncidentPage", "router"]
 
@@ -30,24 +38,24 @@ class IncidentPage(BaseModel):
     next: str | None  # pass as `before` for the next (older) page
 
 
-class TransitionIn(BaseModel):
+class TransitionIn(TextIn):
     trigger: Trigger
     actor: str = Field(min_length=1, max_length=255)
     reason: str = ""
 
 
-class NoteIn(BaseModel):
+class NoteIn(TextIn):
     actor: str = Field(min_length=1, max_length=255)
     text: str = Field(min_length=1, max_length=10_000)
 
 
-class MergeIn(BaseModel):
+class MergeIn(TextIn):
     incidents: list[str] = Field(min_length=1, description="incidents folded into this one")
     actor: str = Field(min_length=1, max_length=255)
     reason: str = ""
 
 
-class SplitIn(BaseModel):
+class SplitIn(TextIn):
     event_ids: list[str] = Field(min_length=1, description="member alerts to move out")
     actor: str = Field(min_length=1, max_length=255)
     reason: str = ""

@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from vigil.interfaces.api.deps import BAD_BODY, INVALID, NOT_FOUND, IsoTime, RuntimeDep, TenantDep
+from vigil.interfaces.api.deps import (
+    BAD_BODY,
+    INVALID,
+    NOT_FOUND,
+    IsoTime,
+    RuntimeDep,
+    TenantDep,
+    TextIn,
+)
 from vigil.pipeline.repository import (
     StoredSilence,
     active_silences,
@@ -19,7 +27,7 @@ __all__ = ["SilenceIn", "SilenceOut", "router"]
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 
 
-class SilenceIn(BaseModel):
+class SilenceIn(TextIn):
     """A silence: every matcher must match (regexes fully anchored). It mutes events that
     arrive between `starts_at` (default: now) and `ends_at`."""
 
