@@ -201,6 +201,11 @@ class Settings(BaseSettings):
     def auth_for(self, source: str) -> WebhookAuth:
         return self.webhooks.get(source, WebhookAuth(tenant=self.default_tenant))
 
+    @property
+    def authenticated(self) -> bool:
+        """Whether any webhook source asks for a credential (so the server is not open)."""
+        return any(auth.mode != "none" for auth in self.webhooks.values())
+
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Load once: explicit overrides > `VIGIL_*` env > YAML file > defaults.

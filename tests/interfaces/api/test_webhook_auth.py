@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from vigil.interfaces.api.webhook_auth import sign, verify
+from vigil.interfaces.api.webhook_auth import sign, signer, verify
 from vigil.platform.settings import WebhookAuth
 
 BODY = b'{"event": {"id": "01DEN2JSBXHHMSBD52WEGMM9X3"}}'
@@ -64,3 +64,18 @@ def test_hmac(headers: dict[str, str], ok: bool) -> None:
 
 def test_hmac_covers_the_exact_body() -> None:
     assert not verify(HMAC, {"x-pagerduty-signature": f"v1={GOOD}"}, {}, BODY + b"\n")
+
+
+def test_a_signature_with_non_ascii_characters_is_wrong_not_an_error() -> None:
+    assert not verify(HMAC, {"x-pagerduty-signature": "v1=\xe9\xe9"}, {}, BODY)
+    assert not verify(HMAC, {"x-vigil-signature": "sha256=\xff"}, {}, BODY)
+
+
+def test_a_digest_taken_while_streaming_is_checked_like_the_body() -> None:
+    streamed = signer(HMAC)
+    assert streamed is not None
+    for part in (BODY[:10], BODY[10:]):
+        streamed.update(part)
+    headers = {"x-pagerduty-signature": f"v1={GOOD}"}
+    assert verify(HMAC, headers, {}, digest=streamed.hexdigest())
+    assert signer(BEARER) is None

@@ -3,10 +3,12 @@ bodies refused with a precise 4xx and a dead letter, credentials checked per sou
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import hashlib
 import hmac
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -16,6 +18,7 @@ import pytest
 from tests.conftest import MakeClient, MakeRuntime
 from tests.ingestion import dead_letters, metric_value, stored_event, stored_events
 from tests.payloads import FIXTURES, REAL_ALERTMANAGER, REAL_FINGERPRINT
+from vigil.interfaces.api import webhooks
 from vigil.interfaces.runtime import Runtime
 from vigil.testing.clock import FakeClock
 
@@ -290,6 +293,54 @@ async def test_pagerduty_hmac_signature(guarded: Runtime, make_client: MakeClien
         )
         == 3
     )
+
+
+async def test_a_signed_body_over_the_limit_is_413_and_kept_an_unsigned_one_401(
+    make_runtime: MakeRuntime, make_client: MakeClient
+) -> None:
+    runtime = await make_runtime(
+        max_body_bytes=512, webhooks={"pagerduty": {"mode": "hmac", "secret": "pd-signing-secret"}}
+    )
+    client = await make_client(runtime)
+    url = "/api/v1/webhooks/pagerduty"
+    body = (FIXTURES / "pagerduty" / "incident_triggered.json").read_bytes()
+    assert len(body) > 512
+
+    async def parts() -> AsyncIterator[bytes]:  # as a large body arrives: in pieces
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    signed = {"X-PagerDuty-Signature": pd_signature(body)}
+    too_large = await client.post(url, content=parts(), headers=signed)
+    assert too_large.status_code == 413, too_large.text
+    (letter,) = await dead_letters(runtime)
+    assert letter.id == too_large.json()["error"]["dead_letter_id"]
+    forged = {"X-PagerDuty-Signature": pd_signature(body, "guess")}
+    assert (await client.post(url, content=parts(), headers=forged)).status_code == 401
+    assert len(await dead_letters(runtime)) == 1
+
+
+async def test_without_a_credential_nothing_is_read_or_kept(
+    guarded: Runtime, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await make_client(guarded)
+
+    async def never_ending() -> AsyncIterator[bytes]:
+        while True:
+            yield b" "
+            await asyncio.sleep(0.01)
+
+    # A bearer source answers 401 from the headers alone: a trickled body holds nothing.
+    refused = await asyncio.wait_for(client.post(AM, content=never_ending()), timeout=5)
+    assert refused.status_code == 401
+    # With credentials configured, a source nobody configured is not written down.
+    stranger = await client.post("/api/v1/webhooks/junk", content=b"x" * 400)
+    assert stranger.status_code == 404
+    assert await dead_letters(guarded) == []
+    # A body that does not arrive in time is a 408.
+    monkeypatch.setattr(webhooks, "BODY_SECONDS", 0.2)
+    slow = await client.post(AM, content=never_ending(), headers={"Authorization": "Bearer s3cret"})
+    assert slow.status_code == 408
 
 
 async def test_every_source_takes_its_fixture(

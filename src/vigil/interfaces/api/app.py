@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import vigil
 from vigil.interfaces.api import (
@@ -47,6 +48,23 @@ def _allowed(app: FastAPI, path: str) -> str:
     return ", ".join(sorted(methods))
 
 
+class _NoNulInUrl:
+    """Refuse (400) a URL holding a NUL character before any route sees it: no text
+    column of Postgres can hold one, so a query on it would end in a 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope.get("path", "").encode()
+            if b"%00" in raw or b"\x00" in raw or b"%00" in scope.get("query_string", b""):
+                response = error_response(400, "the URL holds a NUL character (%00)")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
     """`manage=False` when the caller starts and stops the runtime itself."""
 
@@ -66,6 +84,7 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
         description="An open-source AI site reliability engineer.",
         lifespan=lifespan,
     )
+    app.add_middleware(_NoNulInUrl)
     app.state.runtime = runtime
     app.state.analysis_slots = analyze.analysis_slots()
     api = (webhooks, events, incidents, stats, deadletters, silences, analyze, anomalies)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -100,14 +101,19 @@ class TextIn(BaseModel):
         return data
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read at most `limit + 1` bytes so an oversized body is refused, not buffered."""
+async def read_body(request: Request, limit: int, digest: hmac.HMAC | None = None) -> bytes:
+    """Read at most `limit + 1` bytes so an oversized body is refused, not buffered. With
+    `digest`, the rest is still read (not kept) and fed to it, so that its signature can
+    be checked."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
-        chunks.append(chunk)
+        if digest is not None:
+            digest.update(chunk)
+        if size <= limit:
+            chunks.append(chunk)
         size += len(chunk)
-        if size > limit:
+        if size > limit and digest is None:
             break
     return b"".join(chunks)
 

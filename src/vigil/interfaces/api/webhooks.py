@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -9,14 +10,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from vigil.interfaces.api.deps import ErrorOut, RuntimeDep, error_response, read_body
-from vigil.interfaces.api.webhook_auth import verify
+from vigil.interfaces.api.webhook_auth import signer, verify
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline import IntakeRejectedError
 from vigil.pipeline.deadletters import NewDeadLetter, kept_body
 
 log = logging.getLogger(__name__)
 
-__all__ = ["router"]
+__all__ = ["BODY_SECONDS", "router"]
+
+# How long a sender has to deliver its body once the headers are in.
+BODY_SECONDS = 30.0
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -28,7 +32,12 @@ router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
         200: {"description": "Already stored (a redelivery); nothing counted twice"},
         400: {"model": ErrorOut, "description": "Body is not JSON (dead-lettered)"},
         401: {"model": ErrorOut, "description": "Missing or wrong credential"},
-        404: {"model": ErrorOut, "description": "Unknown source (dead-lettered)"},
+        404: {
+            "model": ErrorOut,
+            "description": "Unknown source (dead-lettered, unless webhook credentials are "
+            "configured: then nobody vouches for it and it is not kept)",
+        },
+        408: {"model": ErrorOut, "description": "The body did not arrive in time"},
         413: {"model": ErrorOut, "description": "Body too large (dead-lettered)"},
         415: {"model": ErrorOut, "description": "Compressed body (dead-lettered)"},
         422: {
@@ -42,15 +51,24 @@ async def receive(source: str, request: Request, runtime: RuntimeDep) -> Respons
     """Accept one webhook delivery. A 2xx means the body is durably stored."""
     settings = runtime.settings
     auth = settings.auth_for(source)
-    body = await read_body(request, settings.max_body_bytes)
     headers = {k.lower(): v for k, v in request.headers.items()}
-    if not verify(auth, headers, dict(request.query_params), body):
-        label = source if runtime.sources.external(source) else "unknown"
-        runtime.metrics.webhooks_rejected.labels(label, "unauthorized").inc()
-        response = error_response(401, "missing or invalid credential for this source")
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+    query = dict(request.query_params)
+    # A bearer credential is in the headers: a request without it is refused before its
+    # body is read, so it cannot hold the server by trickling one.
+    if auth.mode == "bearer" and not verify(auth, headers, query):
+        return _unauthorized(runtime, source)
+    signed = signer(auth)
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            body = await read_body(request, settings.max_body_bytes, signed)
+    except TimeoutError:
+        return error_response(408, f"the body did not arrive within {BODY_SECONDS:.0f} s")
+    digest = signed.hexdigest() if signed is not None else None
+    if auth.mode == "hmac" and not verify(auth, headers, query, digest=digest):
+        return _unauthorized(runtime, source)
     if not runtime.sources.external(source):
+        if settings.authenticated:  # nobody vouches for it: not kept (a disk filler)
+            return _unknown_source_refused(runtime, source)
         return await _unknown_source(runtime, source, body, auth.tenant)
     try:
         result = await runtime.intake.accept(source, body, tenant_id=auth.tenant, headers=headers)
@@ -74,13 +92,33 @@ async def receive(source: str, request: Request, runtime: RuntimeDep) -> Respons
     return JSONResponse(status_code=200 if result.duplicate else 202, content=content)
 
 
-async def _unknown_source(runtime: Runtime, source: str, body: bytes, tenant: str) -> Response:
+def _unauthorized(runtime: Runtime, source: str) -> Response:
+    label = source if runtime.sources.external(source) else "unknown"
+    runtime.metrics.webhooks_rejected.labels(label, "unauthorized").inc()
+    response = error_response(401, "missing or invalid credential for this source")
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _unknown(runtime: Runtime, source: str) -> str:
     # Label "unknown", not the name: arbitrary names must not grow the metric's cardinality.
     runtime.metrics.webhooks_rejected.labels("unknown", "unknown_source").inc()
     known = ", ".join(runtime.sources.names())
-    problem = f"unknown source {source!r}; known: {known}"
     if source in runtime.sources:
-        problem = f"source {source!r} is Vigil's own and not accepted as a webhook; known: {known}"
+        return f"source {source!r} is Vigil's own and not accepted as a webhook; known: {known}"
+    return f"unknown source {source!r}; known: {known}"
+
+
+def _unknown_source_refused(runtime: Runtime, source: str) -> Response:
+    """With webhook credentials configured, a source without any is not written down:
+    anyone could fill the disk through it. The sender is told, and the log says so."""
+    problem = _unknown(runtime, source)
+    log.warning("refused a webhook to %r: not a configured source", source[:64])
+    return error_response(404, problem, field="source")
+
+
+async def _unknown_source(runtime: Runtime, source: str, body: bytes, tenant: str) -> Response:
+    problem = _unknown(runtime, source)
     letter = NewDeadLetter(
         tenant_id=tenant,
         source=source[:64],
