@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from tests.ingestion import runtime_metric, stored_events
 from tests.payloads import am_alert, am_body
+from vigil.interfaces.api.deps import _nul_free
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline.repository import StoredSilence, insert_silence
 from vigil.platform.settings import Matcher
@@ -165,3 +167,22 @@ async def test_expiring_a_silence_pages_the_alerts_it_held_back(
     (incident,) = (await client.get("/api/v1/incidents")).json()["items"]
     assert incident["services"] == ["checkout"]
     assert [e.silenced_by for e in await stored_events(runtime)] == [None]
+
+
+async def test_deeply_nested_input_is_judged_not_a_crash(client: httpx.AsyncClient) -> None:
+    # Within the JSON parser's limit, deeper than a recursive walk of it could go.
+    deep = "[" * 950 + '"x"' + "]" * 950
+    body = (
+        '{"matchers": [{"name": "service", "value": "cart"}], "ends_at": '
+        f'"2030-01-01T00:00:00Z", "created_by": "ada", "extra": {deep}}}'
+    )
+    response = await client.post(URL, content=body)
+    assert response.status_code < 500, response.text
+
+
+def test_text_is_looked_through_at_any_depth() -> None:
+    deep: object = "a\0b"
+    for _ in range(5000):
+        deep = {"k": [deep]}
+    with pytest.raises(ValueError, match="NUL"):
+        _nul_free(deep)

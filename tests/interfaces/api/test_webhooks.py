@@ -341,6 +341,7 @@ async def test_without_a_credential_nothing_is_read_or_kept(
     monkeypatch.setattr(webhooks, "BODY_SECONDS", 0.2)
     slow = await client.post(AM, content=never_ending(), headers={"Authorization": "Bearer s3cret"})
     assert slow.status_code == 408
+    assert slow.headers["connection"] == "close"  # what is left of its body is not a request
 
 
 async def test_every_source_takes_its_fixture(

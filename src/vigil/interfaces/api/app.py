@@ -24,10 +24,14 @@ from vigil.interfaces.api import (
     stats,
     webhooks,
 )
-from vigil.interfaces.api.deps import INVALID, error_response
+from vigil.interfaces.api.deps import INVALID, ErrorOut, error_response
 from vigil.interfaces.runtime import Runtime
 
 __all__ = ["create_app"]
+
+BAD_URL: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "Bad request (the URL holds a NUL character)"}
+}
 
 # FastAPI's words for a body it could not even decode as text (text that is not valid
 # JSON is a 422 naming the position).
@@ -90,7 +94,7 @@ def create_app(runtime: Runtime, *, manage: bool = True) -> FastAPI:
     api = (webhooks, events, incidents, stats, deadletters, silences, analyze, anomalies)
     for module in api:
         # Invalid input answers in our error shape, not FastAPI's default validation body.
-        app.include_router(module.router, responses=INVALID)
+        app.include_router(module.router, responses={**INVALID, **BAD_URL})
     app.include_router(health.router)
 
     @app.exception_handler(HTTPException)

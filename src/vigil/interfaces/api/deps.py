@@ -26,6 +26,7 @@ __all__ = [
     "CONFLICT",
     "INVALID",
     "NOT_FOUND",
+    "BodyBeyondCapError",
     "ErrorOut",
     "IsoTime",
     "RuntimeDep",
@@ -78,16 +79,19 @@ IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_i
 
 
 def _nul_free(value: object) -> None:
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("text must not contain NUL characters (\\u0000)")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _nul_free(key)
-            _nul_free(item)
-    elif isinstance(value, list):
-        for item in value:
-            _nul_free(item)
+    """Raise if any text in `value` (JSON-shaped) holds a NUL; iterative, so that no
+    nesting depth turns a 422 into a RecursionError."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("text must not contain NUL characters (\\u0000)")
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 class TextIn(BaseModel):
@@ -101,10 +105,16 @@ class TextIn(BaseModel):
         return data
 
 
-async def read_body(request: Request, limit: int, digest: hmac.HMAC | None = None) -> bytes:
+class BodyBeyondCapError(Exception):
+    """A body went on past the most a server reads of one (`read_body`'s `cap`)."""
+
+
+async def read_body(
+    request: Request, limit: int, digest: hmac.HMAC | None = None, cap: int | None = None
+) -> bytes:
     """Read at most `limit + 1` bytes so an oversized body is refused, not buffered. With
     `digest`, the rest is still read (not kept) and fed to it, so that its signature can
-    be checked."""
+    be checked, up to `cap` bytes in all (then `BodyBeyondCapError`)."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -115,6 +125,8 @@ async def read_body(request: Request, limit: int, digest: hmac.HMAC | None = Non
         size += len(chunk)
         if size > limit and digest is None:
             break
+        if cap is not None and size > cap:
+            raise BodyBeyondCapError(f"the body goes on past {cap} bytes")
     return b"".join(chunks)
 
 

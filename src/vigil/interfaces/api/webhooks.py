@@ -8,8 +8,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
-from vigil.interfaces.api.deps import ErrorOut, RuntimeDep, error_response, read_body
+from vigil.interfaces.api.deps import (
+    BodyBeyondCapError,
+    ErrorOut,
+    RuntimeDep,
+    error_response,
+    read_body,
+)
 from vigil.interfaces.api.webhook_auth import signer, verify
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline import IntakeRejectedError
@@ -21,6 +28,9 @@ __all__ = ["BODY_SECONDS", "router"]
 
 # How long a sender has to deliver its body once the headers are in.
 BODY_SECONDS = 30.0
+# A signed body over the limit is read on (not kept) to check its signature, up to this
+# many times the limit; one longer still is refused unread.
+_SIGNED_CAP = 8
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -57,18 +67,27 @@ async def receive(source: str, request: Request, runtime: RuntimeDep) -> Respons
     # body is read, so it cannot hold the server by trickling one.
     if auth.mode == "bearer" and not verify(auth, headers, query):
         return _unauthorized(runtime, source)
+    known = runtime.sources.external(source)
+    if not known and settings.authenticated:  # nobody vouches for it: not read or kept
+        return _unknown_source_refused(runtime, source)
     signed = signer(auth)
+    limit = settings.max_body_bytes
     try:
         async with asyncio.timeout(BODY_SECONDS):
-            body = await read_body(request, settings.max_body_bytes, signed)
+            body = await read_body(request, limit, signed, cap=_SIGNED_CAP * limit)
     except TimeoutError:
-        return error_response(408, f"the body did not arrive within {BODY_SECONDS:.0f} s")
+        runtime.metrics.webhooks_rejected.labels(source if known else "unknown", "timeout").inc()
+        problem = f"the body did not arrive within {BODY_SECONDS:.0f} s"
+        return error_response(408, problem, headers={"Connection": "close"})
+    except BodyBeyondCapError as exc:  # too large to be worth checking its signature
+        runtime.metrics.webhooks_rejected.labels(source, "too_large").inc()
+        return error_response(413, f"{exc}; not read to its end, not kept")
+    except ClientDisconnect:
+        return error_response(400, "the client went away before sending its body")
     digest = signed.hexdigest() if signed is not None else None
     if auth.mode == "hmac" and not verify(auth, headers, query, digest=digest):
         return _unauthorized(runtime, source)
-    if not runtime.sources.external(source):
-        if settings.authenticated:  # nobody vouches for it: not kept (a disk filler)
-            return _unknown_source_refused(runtime, source)
+    if not known:
         return await _unknown_source(runtime, source, body, auth.tenant)
     try:
         result = await runtime.intake.accept(source, body, tenant_id=auth.tenant, headers=headers)
