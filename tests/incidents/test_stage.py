@@ -250,3 +250,27 @@ async def test_a_change_that_comes_again_days_later_is_noted_again(runtime: Runt
         assert [e.summary for e in shown.timeline if e.kind == "change"] == [
             "change: deploy checkout v7"
         ]
+
+
+async def test_an_alert_that_started_before_its_incident_resolved_but_came_late_reopens_it(
+    runtime: Runtime,
+) -> None:
+    await fire(runtime, "HighLatencyP99", "payments", T0, instance="a:1")
+    ended = T0 + timedelta(minutes=9)
+    await fire(runtime, "HighLatencyP99", "payments", ended, status="resolved", instance="a:1")
+    assert (await only_incident(runtime)).state == "resolved"
+
+    # Its sibling started at 8m30s, while the incident was open; Alertmanager sends it with
+    # the group's next notification, after the resolve.
+    runtime.clock.set(ended + timedelta(minutes=4))  # type: ignore[attr-defined]
+    await fire(runtime, "HighLatencyP99", "payments", ended - timedelta(seconds=30), instance="b:1")
+    incident = await only_incident(runtime)
+    assert (incident.state, incident.reopened) == ("detected", 1)
+    assert any("had started before it resolved" in e.summary for e in incident.timeline)
+    assert [m.reason_kind for m in incident.members] == ["opened", "group_key"]
+
+    # One that started after the end, beyond the window of the first alert, is its own.
+    later = ended + timedelta(minutes=30)
+    await fire(runtime, "HighLatencyP99", "payments", later, status="resolved", instance="b:1")
+    await fire(runtime, "HighLatencyP99", "payments", later + timedelta(minutes=1), instance="c:1")
+    assert len(await incidents(runtime)) == 2

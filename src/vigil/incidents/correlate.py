@@ -196,10 +196,15 @@ def _reason(
             if gap <= limits.window.total_seconds():
                 weigh(kind, detail, gap)
 
+    ended = incident.resolved_at if incident.state is IncidentState.RESOLVED else None
     for kind, key, detail in _same_keys(signal):
         stat = incident.firing_keys.get(key)
+        first = incident.ended_keys.get(key)
         if stat is not None:  # still firing, loaded or not
             weigh(kind, detail, abs((signal.ts - stat.latest).total_seconds()))
+        elif ended is not None and first is not None and first <= signal.ts <= ended:
+            # Started while its group or family still fired here, arrived after the end.
+            weigh(kind, detail, (ended - signal.ts).total_seconds())
         near(kind, detail, incident.nearest(key, signal.ts))
     if signal.service:
         detail = f"same service {signal.service}"
@@ -264,7 +269,9 @@ def _eligible(incident: IncidentView, signal: Signal, limits: CorrelationWindow)
     if incident.state in ACTIVE_STATES:
         return True
     if incident.state is IncidentState.RESOLVED and incident.resolved_at is not None:
-        return timedelta(0) <= signal.ts - incident.resolved_at <= limits.flap_window
+        # Within the flap window after it resolved, or before that: an alert that started
+        # while it was open and arrives late belongs to it all the same.
+        return signal.ts - incident.resolved_at <= limits.flap_window
     return False
 
 

@@ -35,6 +35,9 @@ class BatchKeys:
     group_keys: Sequence[str]
     since: datetime  # members started before this are too old to match by time
     change_services: Sequence[str] = ()  # services of the changes (noted on incidents)
+    # Incidents resolved at or after this, with members on these families or group keys:
+    # an alert of theirs that started before they resolved may arrive late.
+    ended_since: datetime | None = None
 
 
 # Members loaded per incident and key: the latest started ones are the nearest in time to
@@ -84,10 +87,11 @@ async def load_incidents(
         near += await _fetch(session, _latest_on(name, values, tenant_id, keys.since, postgres))
     changed = await _fetch(session, _changed(tenant_id, keys.since, live, postgres))
     firing = await _firing_keys(session, tenant_id, keys, postgres)
-    touched = {*held_ids, *firing, *(row[0] for row in (*near, *changed))}
+    ended = await _ended_keys(session, tenant_id, keys, postgres)
+    touched = {*held_ids, *firing, *ended, *(row[0] for row in (*near, *changed))}
     rows = await _incidents(session, tenant_id, live, touched, keys.change_services)
     ends = await _fetch(session, _ends(tenant_id, rows))
-    summaries = await _summaries(session, [row["id"] for row in rows], firing)
+    summaries = await _summaries(session, [row["id"] for row in rows], firing, ended)
     members: dict[str, dict[str, MemberView]] = {row["id"]: {} for row in rows}
     # Gathered in the order of the queries (ties in start time keep it when matching sorts
     # the members by start).
@@ -220,6 +224,33 @@ async def _firing_keys(
     return found
 
 
+async def _ended_keys(
+    session: AsyncSession, tenant_id: str, keys: BatchKeys, postgres: bool
+) -> dict[str, dict[tuple[str, str], datetime]]:
+    """Per incident resolved since `keys.ended_since`, its families and group keys among
+    the batch's, with the earliest start on each: until it resolved they were firing."""
+    found: dict[str, dict[tuple[str, str], datetime]] = {}
+    if keys.ended_since is None:
+        return found
+    m, i = incident_members, incidents
+    for kind, name, values in (("family", "family", keys.families),
+                               ("group", "group_key", keys.group_keys)):  # fmt: skip
+        if not values:
+            continue
+        column = m.c[name]
+        query = (
+            sa.select(m.c.incident_id, column, sa.func.min(m.c.attached_at))
+            .join(i, i.c.id == m.c.incident_id)
+            .where(m.c.tenant_id == tenant_id, *_among(m, name, values, postgres))
+            .where(i.c.state == IncidentState.RESOLVED.value, i.c.merged_into.is_(None))
+            .where(i.c.resolved_at >= keys.ended_since)
+            .group_by(m.c.incident_id, column)
+        )
+        for incident_id, value, earliest in (await session.execute(query)).all():
+            found.setdefault(incident_id, {})[(kind, value)] = earliest
+    return found
+
+
 async def _incidents(
     session: AsyncSession,
     tenant_id: str,
@@ -285,6 +316,7 @@ async def _summaries(
     session: AsyncSession,
     ids: Sequence[str],
     firing: dict[str, dict[tuple[str, str], KeyStat]],
+    ended: dict[str, dict[tuple[str, str], datetime]],
 ) -> dict[str, Summary]:
     """Counts, severities and best priority over all members of each incident, with its
     firing members on the batch's families and group keys."""
@@ -303,6 +335,6 @@ async def _summaries(
             parts[incident_id] = (total + count, firing_count + int(up or 0), severities,
                                   min(top, best))  # fmt: skip
     return {
-        i: Summary(count, up, frozenset(severities), best, firing.get(i, {}))
+        i: Summary(count, up, frozenset(severities), best, firing.get(i, {}), ended.get(i, {}))
         for i, (count, up, severities, best) in parts.items()
     }

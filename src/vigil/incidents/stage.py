@@ -91,7 +91,7 @@ class CorrelateStage:
             ctx.session,
             tenant_id,
             resolved_since=earliest - self._limits.flap_window - self._limits.window,
-            keys=self._keys(signals, earliest - self._limits.window, changes),
+            keys=self._keys(signals, earliest, changes),
         )
         for row, members, summary in loaded:
             board.load(row, members, summary)
@@ -102,7 +102,7 @@ class CorrelateStage:
                 self._change(board, item)
         await board.flush(ctx.session, ctx.now)
 
-    def _keys(self, signals: list[Signal], since: datetime, changes: list[str]) -> BatchKeys:
+    def _keys(self, signals: list[Signal], earliest: datetime, changes: list[str]) -> BatchKeys:
         """What to load: incidents holding these alerts, or alerts that share a group,
         family or service with them, or sit on a service they call or are called by, and
         the incidents on the services of these changes."""
@@ -115,8 +115,9 @@ class CorrelateStage:
             services=sorted(services),
             families=sorted({s.family for s in signals}),
             group_keys=sorted({s.group_key for s in signals if s.group_key}),
-            since=since,
+            since=earliest - self._limits.window,
             change_services=changes,
+            ended_since=earliest,
         )
 
     def _alert(self, board: Board, item: Item, signal: Signal, now: datetime) -> None:
@@ -133,8 +134,11 @@ class CorrelateStage:
             board.open(signal, member, now)
             return
         member.reason_kind, member.reason = match.kind.label, match.detail
-        if match.incident.state is IncidentState.RESOLVED:
+        ended = match.incident.resolved_at
+        if match.incident.state is IncidentState.RESOLVED and ended is not None:
             reason = f"{signal.title} fired within the flap window ({match.detail})"
+            if signal.ts < ended:
+                reason = f"{signal.title} had started before it resolved ({match.detail})"
             board.move(match.incident, Trigger.REOPEN, SYSTEM_ACTOR, reason, signal.ts)
         board.attach(match.incident, signal, member)
 

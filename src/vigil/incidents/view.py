@@ -57,6 +57,8 @@ class IncidentView:
     member_count: int = 0
     firing_count: int = 0
     firing_keys: dict[tuple[str, str], KeyStat] = field(default_factory=dict)
+    # Resolved: its families and group keys (earliest start), firing until it resolved.
+    ended_keys: dict[tuple[str, str], datetime] = field(default_factory=dict)
     severities: set[str] = field(default_factory=set)
     best_priority: str = "P3"
     # Loaded members by ("group"|"family"|"service"|"change", value), oldest start first.
@@ -141,11 +143,13 @@ class Summary:
     severities: frozenset[str]
     best_priority: str
     firing_keys: dict[tuple[str, str], KeyStat]
+    ended_keys: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
     def apply(self, view: IncidentView, *, services: Iterable[str]) -> None:
         view.member_count, view.firing_count = self.member_count, self.firing_count
         view.severities, view.best_priority = set(self.severities), self.best_priority
         view.firing_keys = {k: KeyStat(v.firing, v.latest) for k, v in self.firing_keys.items()}
+        view.ended_keys = dict(self.ended_keys)
         view.services = set(services)
 
 
