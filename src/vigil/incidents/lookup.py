@@ -233,6 +233,14 @@ async def _ended_keys(
     if keys.ended_since is None:
         return found
     m, i = incident_members, incidents
+    # Few incidents resolved since the batch's earliest alert: start from them (by the
+    # resolved-at index), not from every member a family ever had.
+    lately = (
+        sa.select(i.c.id)
+        .where(i.c.tenant_id == tenant_id, i.c.resolved_at >= keys.ended_since)
+        .where(i.c.state == IncidentState.RESOLVED.value, i.c.merged_into.is_(None))
+        .scalar_subquery()
+    )
     for kind, name, values in (("family", "family", keys.families),
                                ("group", "group_key", keys.group_keys)):  # fmt: skip
         if not values:
@@ -240,10 +248,7 @@ async def _ended_keys(
         column = m.c[name]
         query = (
             sa.select(m.c.incident_id, column, sa.func.min(m.c.attached_at))
-            .join(i, i.c.id == m.c.incident_id)
-            .where(m.c.tenant_id == tenant_id, *_among(m, name, values, postgres))
-            .where(i.c.state == IncidentState.RESOLVED.value, i.c.merged_into.is_(None))
-            .where(i.c.resolved_at >= keys.ended_since)
+            .where(m.c.incident_id.in_(lately), *_among(m, name, values, postgres))
             .group_by(m.c.incident_id, column)
         )
         for incident_id, value, earliest in (await session.execute(query)).all():

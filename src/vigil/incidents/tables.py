@@ -41,6 +41,8 @@ incidents = sa.Table(
     sa.Column("merged_into", sa.String(26)),
     sa.Index("ix_incidents_tenant_state", "tenant_id", "state"),
     sa.Index("ix_incidents_tenant_detected", "tenant_id", "detected_at"),
+    # The incidents resolved lately (an alert of theirs may arrive after the end).
+    sa.Index("ix_incidents_tenant_resolved", "tenant_id", "resolved_at"),
 )
 
 # The alerts (stored events) of an incident, each with why it was grouped.
