@@ -274,3 +274,28 @@ async def test_an_alert_that_started_before_its_incident_resolved_but_came_late_
     await fire(runtime, "HighLatencyP99", "payments", later, status="resolved", instance="b:1")
     await fire(runtime, "HighLatencyP99", "payments", later + timedelta(minutes=1), instance="c:1")
     assert len(await incidents(runtime)) == 2
+
+
+async def test_a_late_alert_reopens_only_what_its_family_still_fired_in_and_only_lately(
+    runtime: Runtime,
+) -> None:
+    # payments' family fires 5 minutes; checkout keeps the incident open for 3 hours.
+    await fire(runtime, "HighLatencyP99", "payments", T0, instance="a:1")
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=1))
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=5),
+               status="resolved", instance="a:1")  # fmt: skip
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(hours=3), status="resolved")
+    (first,) = await incidents(runtime)
+    # A sibling that started two hours in, long after its family had stopped, arrives late:
+    # it is its own failure, as it would have been on time.
+    runtime.clock.set(T0 + timedelta(hours=3, minutes=4))  # type: ignore[attr-defined]
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(hours=2), instance="b:1")
+    assert len(await incidents(runtime)) == 2
+    # One that started while the family fired, replayed ten days later, reopens nothing
+    # and leaves the old figures alone.
+    runtime.clock.set(T0 + timedelta(days=10))  # type: ignore[attr-defined]
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=2), instance="c:1")
+    again = await detail(runtime, first.id)
+    assert (again.state, again.reopened, again.mttr_seconds) == (
+        "resolved", 0, first.mttr_seconds,
+    )  # fmt: skip

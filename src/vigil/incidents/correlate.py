@@ -196,15 +196,14 @@ def _reason(
             if gap <= limits.window.total_seconds():
                 weigh(kind, detail, gap)
 
-    ended = incident.resolved_at if incident.state is IncidentState.RESOLVED else None
     for kind, key, detail in _same_keys(signal):
         stat = incident.firing_keys.get(key)
-        first = incident.ended_keys.get(key)
+        fired = incident.ended_keys.get(key)
         if stat is not None:  # still firing, loaded or not
             weigh(kind, detail, abs((signal.ts - stat.latest).total_seconds()))
-        elif ended is not None and first is not None and first <= signal.ts <= ended:
+        elif fired is not None and fired[0] <= signal.ts <= fired[1]:
             # Started while its group or family still fired here, arrived after the end.
-            weigh(kind, detail, (ended - signal.ts).total_seconds())
+            weigh(kind, detail, (fired[1] - signal.ts).total_seconds())
         near(kind, detail, incident.nearest(key, signal.ts))
     if signal.service:
         detail = f"same service {signal.service}"
@@ -265,14 +264,19 @@ def _dependencies(
             weigh(ReasonKind.DEPENDENCY, graph.describe(path), gap, _LATE_CAUSE)
 
 
-def _eligible(incident: IncidentView, signal: Signal, limits: CorrelationWindow) -> bool:
+def _eligible(
+    incident: IncidentView, signal: Signal, limits: CorrelationWindow, now: datetime
+) -> bool:
     if incident.state in ACTIVE_STATES:
         return True
-    if incident.state is IncidentState.RESOLVED and incident.resolved_at is not None:
-        # Within the flap window after it resolved, or before that: an alert that started
-        # while it was open and arrives late belongs to it all the same.
-        return signal.ts - incident.resolved_at <= limits.flap_window
-    return False
+    ended = incident.resolved_at
+    if incident.state is not IncidentState.RESOLVED or ended is None:
+        return False
+    if signal.ts >= ended:  # fired again within the flap window
+        return signal.ts - ended <= limits.flap_window
+    # Started while it was open and arrives late: it belongs to it, but only while its
+    # end is recent; a replay days later must not reopen (and re-time) old incidents.
+    return now - ended <= limits.flap_window
 
 
 def best_match(
@@ -280,12 +284,14 @@ def best_match(
     incidents: Iterable[IncidentView],
     graph: ServiceGraph,
     limits: CorrelationWindow,
+    now: datetime | None = None,
 ) -> Match | None:
     """The incident `signal` belongs to, by the strongest reason (then the most recently
-    active incident); None means it starts a new one."""
+    active incident); None means it starts a new one. `now` is when it is decided (by
+    default, when the signal started)."""
     best: tuple[float, Match] | None = None
     for incident in incidents:
-        if not _eligible(incident, signal, limits):
+        if not _eligible(incident, signal, limits, now or signal.ts):
             continue
         found = _reason(signal, incident, graph, limits)
         if found is not None and (best is None or found[2] > best[0]):

@@ -19,6 +19,7 @@ from vigil.incidents.tables import (
     indexed_group_key,
 )
 from vigil.incidents.view import KeyStat, MemberView, Summary
+from vigil.pipeline.tables import events
 
 __all__ = ["BatchKeys", "Loaded", "load_incidents"]
 
@@ -226,33 +227,38 @@ async def _firing_keys(
 
 async def _ended_keys(
     session: AsyncSession, tenant_id: str, keys: BatchKeys, postgres: bool
-) -> dict[str, dict[tuple[str, str], datetime]]:
+) -> dict[str, dict[tuple[str, str], tuple[datetime, datetime]]]:
     """Per incident resolved since `keys.ended_since`, its families and group keys among
-    the batch's, with the earliest start on each: until it resolved they were firing."""
-    found: dict[str, dict[tuple[str, str], datetime]] = {}
+    the batch's, with when they fired: the first member's start and the last member's end
+    (its event's resolve; the incident's end for one that never resolved)."""
+    found: dict[str, dict[tuple[str, str], tuple[datetime, datetime]]] = {}
     if keys.ended_since is None:
         return found
-    m, i = incident_members, incidents
+    m, i, e = incident_members, incidents, events
     # Few incidents resolved since the batch's earliest alert: start from them (by the
     # resolved-at index), not from every member a family ever had.
     lately = (
         sa.select(i.c.id)
         .where(i.c.tenant_id == tenant_id, i.c.resolved_at >= keys.ended_since)
         .where(i.c.state == IncidentState.RESOLVED.value, i.c.merged_into.is_(None))
-        .scalar_subquery()
+        .subquery("lately")
     )
+    end = sa.func.max(sa.func.coalesce(e.c.resolved_at, i.c.resolved_at))
     for kind, name, values in (("family", "family", keys.families),
                                ("group", "group_key", keys.group_keys)):  # fmt: skip
         if not values:
             continue
         column = m.c[name]
         query = (
-            sa.select(m.c.incident_id, column, sa.func.min(m.c.attached_at))
-            .where(m.c.incident_id.in_(lately), *_among(m, name, values, postgres))
+            sa.select(m.c.incident_id, column, sa.func.min(m.c.attached_at), end)
+            .join(lately, lately.c.id == m.c.incident_id)
+            .join(i, i.c.id == m.c.incident_id)
+            .join(e, e.c.id == m.c.event_id)
+            .where(*_among(m, name, values, postgres))
             .group_by(m.c.incident_id, column)
         )
-        for incident_id, value, earliest in (await session.execute(query)).all():
-            found.setdefault(incident_id, {})[(kind, value)] = earliest
+        for incident_id, value, first, last in (await session.execute(query)).all():
+            found.setdefault(incident_id, {})[(kind, value)] = (first, last)
     return found
 
 
@@ -321,7 +327,7 @@ async def _summaries(
     session: AsyncSession,
     ids: Sequence[str],
     firing: dict[str, dict[tuple[str, str], KeyStat]],
-    ended: dict[str, dict[tuple[str, str], datetime]],
+    ended: dict[str, dict[tuple[str, str], tuple[datetime, datetime]]],
 ) -> dict[str, Summary]:
     """Counts, severities and best priority over all members of each incident, with its
     firing members on the batch's families and group keys."""

@@ -129,7 +129,7 @@ class CorrelateStage:
             return
         member = _member(item, signal, "opened", "first alert")
         keys = self._graph.signal_keys(signal, self._limits.max_hops)
-        match = best_match(signal, board.candidates(keys), self._graph, self._limits)
+        match = best_match(signal, board.candidates(keys), self._graph, self._limits, now)
         if match is None:
             board.open(signal, member, now)
             return

@@ -57,8 +57,8 @@ class IncidentView:
     member_count: int = 0
     firing_count: int = 0
     firing_keys: dict[tuple[str, str], KeyStat] = field(default_factory=dict)
-    # Resolved: its families and group keys (earliest start), firing until it resolved.
-    ended_keys: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    # Resolved: when its families and group keys fired (first start, last member's end).
+    ended_keys: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
     severities: set[str] = field(default_factory=set)
     best_priority: str = "P3"
     # Loaded members by ("group"|"family"|"service"|"change", value), oldest start first.
@@ -143,7 +143,7 @@ class Summary:
     severities: frozenset[str]
     best_priority: str
     firing_keys: dict[tuple[str, str], KeyStat]
-    ended_keys: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    ended_keys: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
 
     def apply(self, view: IncidentView, *, services: Iterable[str]) -> None:
         view.member_count, view.firing_count = self.member_count, self.firing_count

@@ -1,6 +1,5 @@
 """Muted events: an index of the alerts a silence or maintenance window muted that still
-fire, looked over when the silence ends; and one of incidents by when they resolved (an
-alert that started before the end may arrive after it).
+fire, looked over when the silence ends.
 
 Revision ID: 0008
 Revises: 0007
@@ -26,9 +25,7 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     where: dict[str, Any] = {f"{dialect}_where": sa.text(_WHERE)}
     op.create_index("ix_events_muted_firing", "events", ["id"], **where)
-    op.create_index("ix_incidents_tenant_resolved", "incidents", ["tenant_id", "resolved_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_incidents_tenant_resolved", table_name="incidents")
     op.drop_index("ix_events_muted_firing", table_name="events")
