@@ -3,7 +3,7 @@ its alerts may join or change, each with the members matching reads. Never commi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -203,6 +203,15 @@ def _changed(
     )
 
 
+def _shared_keys(keys: BatchKeys) -> Iterator[tuple[str, str, Sequence[str]]]:
+    """The batch's families and group keys that are not empty, as (key kind, column,
+    values): the keys an alert matches on at any age."""
+    for kind, name, values in (("family", "family", keys.families),
+                               ("group", "group_key", keys.group_keys)):  # fmt: skip
+        if values:
+            yield kind, name, values
+
+
 async def _firing_keys(
     session: AsyncSession, tenant_id: str, keys: BatchKeys, postgres: bool
 ) -> dict[str, dict[tuple[str, str], KeyStat]]:
@@ -210,10 +219,7 @@ async def _firing_keys(
     and the latest start. They match at any age, so any incident holding one is loaded."""
     found: dict[str, dict[tuple[str, str], KeyStat]] = {}
     m = incident_members
-    for kind, name, values in (("family", "family", keys.families),
-                               ("group", "group_key", keys.group_keys)):  # fmt: skip
-        if not values:
-            continue
+    for kind, name, values in _shared_keys(keys):
         column = m.c[name]
         query = (
             sa.select(m.c.incident_id, column, sa.func.count(), sa.func.max(m.c.attached_at))
@@ -244,10 +250,7 @@ async def _ended_keys(
         .subquery("lately")
     )
     end = sa.func.max(sa.func.coalesce(e.c.resolved_at, i.c.resolved_at))
-    for kind, name, values in (("family", "family", keys.families),
-                               ("group", "group_key", keys.group_keys)):  # fmt: skip
-        if not values:
-            continue
+    for kind, name, values in _shared_keys(keys):
         column = m.c[name]
         query = (
             sa.select(m.c.incident_id, column, sa.func.min(m.c.attached_at), end)
