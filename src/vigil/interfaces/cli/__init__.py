@@ -33,7 +33,7 @@ from vigil.platform import Settings, load_settings
 from vigil.platform.db import sqlite_file
 from vigil.platform.migrate import current_revision, head_revision, upgrade
 
-__all__ = ["State", "app", "run"]
+__all__ = ["State", "app", "reading", "run"]
 
 T = TypeVar("T")
 REPLAY_PAGE = 500  # dead letters read at a time by `dlq replay --all`
@@ -99,7 +99,7 @@ def _missing_file(runtime: Runtime) -> str | None:
     return path if sqlite_file(url) and not os.path.isfile(path) else None
 
 
-async def ready_to_read(runtime: Runtime) -> None:
+async def _ready_to_read(runtime: Runtime) -> None:
     """Refuse (exit 1) to read a database that is not there or not at the current schema,
     rather than create or migrate it: a mistyped URL must not look like "no incidents"."""
     missing = _missing_file(runtime)
@@ -113,9 +113,9 @@ async def ready_to_read(runtime: Runtime) -> None:
         fail(f"{runtime.db.display_url} is at schema {revision or 'none'}: {run_first}")
 
 
-async def _reading(runtime: Runtime, body: Callable[[Runtime], Awaitable[T]]) -> T:
+async def reading(runtime: Runtime, body: Callable[[Runtime], Awaitable[T]]) -> T:
     """Run `body` on the database as it is: nothing is started, created or migrated."""
-    await ready_to_read(runtime)
+    await _ready_to_read(runtime)
     try:
         return await body(runtime)
     finally:
@@ -276,7 +276,7 @@ def events(
             )  # fmt: skip
         console.print(table)
 
-    _run(_reading(state.runtime(), body))
+    _run(reading(state.runtime(), body))
 
 
 @dlq_app.command("list")
@@ -306,7 +306,7 @@ def dlq_list(
             add_data_row(table, d.source, d.stage, d.field or None, reason, d.id)
         console.print(table)
 
-    _run(_reading(_state(ctx).runtime(), body))
+    _run(reading(_state(ctx).runtime(), body))
 
 
 @dlq_app.command("replay")

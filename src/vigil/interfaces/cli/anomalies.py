@@ -12,7 +12,7 @@ from rich.table import Table
 
 from vigil.detection import Anomaly, PassReport, list_anomalies, parse_window
 from vigil.detection.metric_watch import SeriesMiss
-from vigil.interfaces.cli import State, ready_to_read
+from vigil.interfaces.cli import State, reading
 from vigil.interfaces.cli.output import add_data_row, console, stamp
 from vigil.interfaces.runtime import Runtime
 
@@ -105,18 +105,13 @@ def anomalies(
         raise typer.BadParameter(str(exc), param_hint="--window") from None
     state: State = ctx.obj
 
-    async def body() -> list[Anomaly]:
-        runtime = state.runtime()
-        await ready_to_read(runtime)  # read as it is: nothing created or migrated
-        try:
-            since = runtime.clock.now() - span
-            tenant = runtime.settings.default_tenant
-            async with runtime.db.session() as session:
-                return await list_anomalies(session, tenant, since, service=service, limit=limit)
-        finally:
-            await runtime.db.dispose()
+    async def read(runtime: Runtime) -> list[Anomaly]:
+        since = runtime.clock.now() - span
+        tenant = runtime.settings.default_tenant
+        async with runtime.db.session() as session:
+            return await list_anomalies(session, tenant, since, service=service, limit=limit)
 
-    found = asyncio.run(body())
+    found = asyncio.run(reading(state.runtime(), read))  # nothing created or migrated
     if as_json:
         print(json.dumps([a.model_dump(mode="json") for a in found], indent=2))
         return

@@ -29,7 +29,7 @@ from vigil.incidents.read import (
     list_summaries,
 )
 from vigil.incidents.repository import IncidentQuery
-from vigil.interfaces.cli import State, ready_to_read
+from vigil.interfaces.cli import State, reading
 from vigil.interfaces.cli.output import add_data_row, console, fail, stamp
 from vigil.interfaces.cli.times import as_utc
 from vigil.interfaces.runtime import Runtime
@@ -62,16 +62,6 @@ async def _started(state: State) -> Runtime:
     runtime = state.runtime()
     await runtime.start(background=False)
     return runtime
-
-
-async def _read(state: State, work: Callable[[Runtime], Awaitable[T]]) -> T:
-    """`work` on the database as it is (not created, migrated or started)."""
-    runtime = state.runtime()
-    await ready_to_read(runtime)
-    try:
-        return await work(runtime)
-    finally:
-        await runtime.db.dispose()
 
 
 def _with_incidents(state: State, work: Callable[[IncidentService, str], Awaitable[T]]) -> T:
@@ -137,7 +127,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 return await list_summaries(session, query)
 
         async def body() -> None:
-            found = await _read(ctx.obj, read)
+            found = await reading(ctx.obj.runtime(), read)
             if as_json:
                 print(json.dumps([i.model_dump(mode="json") for i in found], indent=2))
                 return
@@ -165,7 +155,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             async with runtime.db.session() as session:
                 return await incident_detail(session, runtime.settings.default_tenant, incident_id)
 
-        found = asyncio.run(_read(ctx.obj, read))
+        found = asyncio.run(reading(ctx.obj.runtime(), read))
         if found is None:
             fail(f"no incident {incident_id!r}")
         if as_json:
@@ -252,7 +242,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 found = await incident_stats(session, runtime.settings.default_tenant)
             return found.model_dump_json(indent=2)
 
-        text = asyncio.run(_read(ctx.obj, read))
+        text = asyncio.run(reading(ctx.obj.runtime(), read))
         print(text) if as_json else console.print_json(text)
 
     from vigil.interfaces.cli.correlation_eval import register_eval
