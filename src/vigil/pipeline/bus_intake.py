@@ -34,7 +34,7 @@ from vigil.pipeline.intake import IntakeRequest, IntakeSink, SinkLimitError, Sto
 from vigil.pipeline.ordering import StreamOrder
 from vigil.platform.bus import BatchHandler, BusMessage
 from vigil.platform.clock import Clock, SystemClock
-from vigil.platform.db import Database, is_transient
+from vigil.platform.db import Database, check_storable, is_transient
 from vigil.platform.ids import IdFactory
 
 __all__ = ["BusIntakeSink", "IntakeConsumer", "decode_request", "encode_request"]
@@ -69,12 +69,8 @@ class _Envelope(BaseModel):
 
     @model_validator(mode="after")
     def _storable(self) -> _Envelope:
-        """Text a database can hold: UTF-8 (JSON escapes can name lone surrogates), no NUL."""
-        texts = [self.id, self.tenant_id, self.source, self.request_key, self.body or ""]
-        for text in (*texts, *self.headers, *self.headers.values()):
-            if "\x00" in text:
-                raise ValueError("a field holds a NUL character")
-            text.encode("utf-8")  # UnicodeEncodeError is a ValueError
+        check_storable([self.id, self.tenant_id, self.source, self.request_key, self.body or ""])
+        check_storable(self.headers)
         return self
 
 
@@ -97,8 +93,7 @@ def decode_request(payload: bytes) -> IntakeRequest:
     body = rest.decode("utf-8") if newline else envelope.body
     if body is None or (newline and envelope.body is not None):
         raise ValueError("a message needs one body: after the envelope's line, or in it")
-    if "\x00" in body:
-        raise ValueError("the body holds a NUL character")
+    check_storable(body)
     return IntakeRequest(
         tenant_id=envelope.tenant_id,
         source=envelope.source,

@@ -30,6 +30,7 @@ __all__ = [
     "JSONType",
     "UTCDateTime",
     "async_url",
+    "check_storable",
     "is_transient",
     "metadata",
     "sqlite_file",
@@ -149,6 +150,28 @@ _GROWN = sa.text(
 # Postgres conditions that pass when tried again: serialization failure, deadlock, lock
 # not available (a lock timeout).
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def check_storable(value: object) -> None:
+    """Raise `ValueError` when text in `value` (a string, or JSON-shaped lists and dicts of
+    them) is text no database column holds: a NUL character (Postgres refuses it) or a
+    lone surrogate, which JSON escapes can name but UTF-8 cannot encode. Iterative, so no
+    nesting depth makes it fail otherwise."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("text must not contain NUL characters (\\u0000)")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("text must be UTF-8 (no lone surrogates)") from None
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
 
 
 def is_transient(exc: BaseException) -> bool:

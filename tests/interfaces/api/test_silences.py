@@ -9,9 +9,9 @@ import pytest
 
 from tests.ingestion import runtime_metric, stored_events
 from tests.payloads import am_alert, am_body
-from vigil.interfaces.api.deps import _nul_free
 from vigil.interfaces.runtime import Runtime
 from vigil.pipeline.repository import StoredSilence, insert_silence
+from vigil.platform.db import check_storable
 from vigil.platform.settings import Matcher
 from vigil.testing.clock import FakeClock
 
@@ -185,4 +185,4 @@ def test_text_is_looked_through_at_any_depth() -> None:
     for _ in range(5000):
         deep = {"k": [deep]}
     with pytest.raises(ValueError, match="NUL"):
-        _nul_free(deep)
+        check_storable(deep)

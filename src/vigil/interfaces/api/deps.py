@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from vigil.interfaces.runtime import Runtime
+from vigil.platform.db import check_storable
 
 __all__ = [
     "BAD_BODY",
@@ -78,30 +79,14 @@ _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_in_utc)]
 
 
-def _nul_free(value: object) -> None:
-    """Raise if any text in `value` (JSON-shaped) holds a NUL; iterative, so that no
-    nesting depth turns a 422 into a RecursionError."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise ValueError("text must not contain NUL characters (\\u0000)")
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-
-
 class TextIn(BaseModel):
-    """A request body of the management API: its text is stored as sent, and a database
-    cannot store a NUL character (Postgres refuses it), so one is a 422, not a 500."""
+    """A request body of the management API: its text is stored as sent, so text no
+    database column holds (a NUL, a lone surrogate) is a 422, not a 500."""
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        _nul_free(data)
+    def _storable(cls, data: Any) -> Any:
+        check_storable(data)
         return data
 
 
