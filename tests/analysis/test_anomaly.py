@@ -66,6 +66,21 @@ def test_spike_scores_high_with_an_explanation() -> None:
     assert max(s.score for s in after) < 0.5  # one incident, one alert
 
 
+def test_novelty_with_a_run_of_residuals_outranks_novelty_alone() -> None:
+    points = seasonal(9)
+    scores = {}
+    for gain in (0.0, 0.25):
+        detector = AnomalyDetector(DetectorOptions(novel_gain=gain))
+        feed(detector, points[: 8 * PER_DAY])
+        start = 8 * PER_DAY
+        run = [(ts, value + 8) for ts, value in points[start : start + 6]]  # odd, in range
+        feed(detector, run)
+        ts, value = points[start + 6]
+        scores[gain] = detector.update(ts, value + 60)  # then a new extreme
+    assert scores[0.25].new_extreme
+    assert scores[0.25].score > scores[0.0].score > 0.5
+
+
 def test_level_shift_alarms_then_becomes_the_new_normal() -> None:
     rng = random.Random(3)
     detector = AnomalyDetector()
