@@ -105,6 +105,10 @@ def test_forecast_event_names_the_crossing_time() -> None:
     assert event.fingerprint != metric_event(WATCH, LABELS, _finding(), CTX).fingerprint
     clear = forecast.model_copy(update={"warning": False, "reason": "stays clear"})
     assert forecast_event(WATCH, LABELS, clear, CTX).status is EventStatus.RESOLVED
+    beyond = forecast.model_copy(update={"crossing_at": NOW, "horizon": None})
+    assert (
+        forecast_event(WATCH, LABELS, beyond, CTX).title == "latency on checkout: already above 90"
+    )
 
 
 def test_log_event_carries_template_rates_and_examples() -> None:

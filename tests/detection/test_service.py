@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -151,6 +152,20 @@ async def test_failed_read_is_reported_and_caught_up_later(
     clock.set(_at(ANOMALY_AT + 30))
     report = await detection.run_once(clock.now())
     assert report.warnings == ["'shop_latency_ms': partial response: store eu-2 unavailable"]
+    # An answer with no series says so: a typo in a query must not look like health.
+    assert report.notes == ["watch latency: 'shop_latency_ms' matched no series"]
+
+
+async def test_points_that_are_not_numbers_are_noted(
+    make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    odd = [(_at(k).timestamp(), math.nan if k % 2 else math.inf) for k in range(POINTS)]
+    prometheus.add_samples("shop_latency_ms", {"service": "cart"}, odd)
+    clock.set(_at(150))
+    runtime = await make_runtime(detection=_settings(prometheus.url, lookback=100 * STEP))
+    assert runtime.detection is not None
+    report = await runtime.detection.run_once(clock.now())
+    assert report.notes == ["watch latency: 101 of 303 points not a number (NaN or ±Inf), skipped"]
 
 
 async def test_a_failing_watch_neither_blinds_the_others_nor_loses_its_events(
@@ -221,6 +236,72 @@ async def test_a_raised_series_that_vanishes_is_closed_and_forgotten(
         (stored,) = await list_events(session, EventQuery(tenant_id="default"))
     assert kinds == ["cursor"]
     assert stored.status == "resolved"
+
+
+async def _states(runtime: Runtime) -> list[tuple[str, str]]:
+    async with runtime.db.session() as session:
+        query = sa.select(detector_states.c.kind, detector_states.c.watch)
+        return sorted((kind, watch) for kind, watch in (await session.execute(query)).all())
+
+
+async def test_a_removed_watch_closes_what_it_raised_and_its_state_goes(
+    make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    """A watch renamed (or removed) while its anomaly is raised: no pass of it will ever
+    bring the anomaly back to normal, so the next pass closes it and deletes its rows."""
+    clock.set(_at(60))
+    first = await make_runtime(detection=_settings(prometheus.url))
+    (raised,) = _events(await _passes(first, clock, ANOMALY_AT + 10))
+    assert raised.status.value == "firing"
+    assert first.detection is not None
+    await first.detection.aclose()  # a restart: the lease goes with the old process
+    renamed = _settings(prometheus.url)
+    renamed["metrics"][0]["name"] = "checkout-latency"
+    second = await make_runtime(detection=renamed)
+    assert second.detection is not None
+    report = await second.detection.run_once(clock.now())
+    await second.processor.drain()
+    (closed,) = [e for e in report.events if e.raw.get("retired")]
+    assert closed.fingerprint == raised.fingerprint
+    assert closed.status.value == "resolved"
+    assert closed.entity.service == "checkout"
+    assert closed.title == (
+        "latency on checkout: no longer watched (its watch is no longer configured); closed"
+    )
+    assert {watch for _, watch in await _states(second)} == {"checkout-latency"}
+    async with second.db.session() as session:
+        (incident,) = await list_summaries(session, IncidentQuery(tenant_id="default"))
+    assert incident.state.value == "resolved"
+    # A pass repeated (its save failed, say) finds the same closing event: a duplicate.
+    assert closed.ingest_id == report.events[0].ingest_id
+
+
+async def test_series_beyond_a_lowered_max_series_are_closed_in_a_fixed_order(
+    make_runtime: MakeRuntime, clock: FakeClock, prometheus: FakeTelemetryServer
+) -> None:
+    values = noisy_series("spike", POINTS, seed=5)
+    points = [(_at(k).timestamp(), v) for k, v in enumerate(values)]
+    prometheus.add_samples("shop_latency_ms", {"service": "cart"}, points)
+    clock.set(_at(60))
+    first = await make_runtime(detection=_settings(prometheus.url))
+    raised = _events(await _passes(first, clock, ANOMALY_AT + 10))
+    assert sorted(e.service or "" for e in raised) == ["cart", "checkout"]
+    assert first.detection is not None
+    await first.detection.aclose()
+    lowered = _settings(prometheus.url)
+    lowered["metrics"][0]["max_series"] = 1
+    second = await make_runtime(detection=lowered)
+    assert second.detection is not None
+    report = await second.detection.run_once(clock.now())
+    closed = [e for e in report.events if e.raw.get("retired")]
+    # The raised series are kept first (then by key): of the two raised, one stays
+    # watched; the other is closed; the clean one (search) is dropped without an event.
+    (watcher,) = second.detection._metrics
+    (kept,) = [t.labels["service"] for t in watcher.series.values()]
+    assert kept in {"cart", "checkout"}
+    other = ({"cart", "checkout"} - {kept}).pop()
+    assert [(e.service, e.raw["retired"]) for e in closed] == [(other, "beyond max_series=1")]
+    assert await _states(second) == [("cursor", "latency"), ("metric", "latency")]
 
 
 async def test_no_watches_no_service(make_runtime: MakeRuntime) -> None:
@@ -347,6 +428,26 @@ async def test_log_file_watch_reads_from_its_offset(
     clock.advance(timedelta(seconds=30))
     (failure,) = (await detection.run_once(clock.now())).failures
     assert "checkout.log" in failure
+
+
+async def test_a_removed_log_watch_closes_the_patterns_it_raised(
+    make_runtime: MakeRuntime, clock: FakeClock, tmp_path: Path
+) -> None:
+    log = tmp_path / "checkout.log"
+    detection = await _watching(make_runtime, clock, log, "checkout", "GET /cart 200")
+    with log.open("a") as handle:
+        handle.writelines(f"{T0.isoformat()} ERROR gateway timeout order={i}\n" for i in range(9))
+    clock.advance(timedelta(seconds=30))
+    (raised,) = (await detection.run_once(clock.now())).events
+    await detection.aclose()
+    other = tmp_path / "search.log"
+    _history(other, "GET /search 200")
+    runtime = await make_runtime(detection={"logs": [{"service": "search", "path": str(other)}]})
+    assert runtime.detection is not None
+    (closed,) = (await runtime.detection.run_once(clock.now())).events
+    assert (closed.fingerprint, closed.status.value) == (raised.fingerprint, "resolved")
+    assert closed.raw["retired"] == "its watch is no longer configured"
+    assert await _states(runtime) == [("log", "search")]
 
 
 async def test_a_stack_trace_in_a_log_file_is_one_alarm_with_its_root_cause(

@@ -20,10 +20,13 @@ __all__ = [
     "DETECTOR_SOURCE",
     "RECOVERED_SHARE",
     "EventContext",
+    "RetiredAlarm",
     "forecast_event",
     "gone_event",
     "log_event",
+    "log_labels",
     "metric_event",
+    "retired_event",
     "series_fingerprint",
 ]
 
@@ -199,6 +202,39 @@ def gone_event(
     return _event(ctx, fingerprint, EventStatus.RESOLVED, at, fields)
 
 
+@dataclass(frozen=True, slots=True)
+class RetiredAlarm:
+    """A raised alarm that no watch looks at any more; ``occurrence`` names it, so that a
+    repeated pass finds the same closing event."""
+
+    detector: str
+    watch: str
+    labels: dict[str, str]
+    service: str | None
+    occurrence: str | None
+
+
+def retired_event(ctx: EventContext, alarm: RetiredAlarm, reason: str) -> Event:
+    """The end of an alarm that no watch looks at any more (its watch was removed or
+    renamed, or its series is beyond a lowered ``max_series``): nothing would resolve it
+    otherwise, and its incident would stay open."""
+    detector, watch, labels = alarm.detector, alarm.watch, alarm.labels
+    title = f"{watch} on {alarm.service or watch}: no longer watched ({reason}); closed"
+    fields = {
+        "entity": _entity(labels, alarm.service),
+        "severity": Severity.INFO,
+        "title": title[:1024],
+        "description": (
+            f"Series {labels} of the {detector} watch {watch!r} is no longer watched"
+            f" ({reason}), so what was raised on it is closed."
+        ),
+        "labels": _labels(labels, detector, watch[:255]),
+        "raw": {"detector": detector, "watch": watch, "series": labels, "retired": reason},
+    }
+    fingerprint = series_fingerprint(detector, watch, labels)
+    return _event(ctx, fingerprint, EventStatus.RESOLVED, ctx.now, fields, alarm.occurrence)
+
+
 def _labels(labels: dict[str, str], detector: str, watch: str) -> dict[str, str]:
     out = {k[:255]: v for k, v in labels.items() if k}
     out.update(vigil_detector=detector, vigil_watch=watch)
@@ -219,8 +255,11 @@ def forecast_event(
     service = labels.get(watch.service_label) or watch.service
     where = service or watch.name
     side = "above" if forecast.direction == "upper" else "below"
-    if forecast.warning:
-        when = f"{forecast.crossing_at:%Y-%m-%d %H:%M}Z" if forecast.crossing_at else "soon"
+    crossing = forecast.crossing_at
+    if forecast.warning and crossing is not None and crossing <= forecast.as_of:
+        title = f"{watch.name} on {where}: already {side} {forecast.threshold:g}"
+    elif forecast.warning:
+        when = f"{crossing:%Y-%m-%d %H:%M}Z" if crossing else "soon"
         title = f"{watch.name} on {where}: forecast {side} {forecast.threshold:g} by {when}"
     else:
         title = f"{watch.name} on {where}: forecast stays clear of {forecast.threshold:g}"
@@ -279,6 +318,14 @@ def _drop_text(signal: LogSignal, firing: bool, current_rate: float | None) -> t
     return head, "\n".join([description, *signal.examples])
 
 
+def log_labels(signal: LogSignal) -> dict[str, str]:
+    """The labels that identify a log pattern's alarm (with its watch, its fingerprint)."""
+    labels = {"service": signal.service, "template_key": signal.template_key[:255]}
+    if signal.kind == "rate_decrease":
+        labels["log_signal"] = "drop"  # its own alarm: a template can surge, recover, fall
+    return labels
+
+
 def log_event(
     watch_key: str,
     signal: LogSignal,
@@ -293,11 +340,9 @@ def log_event(
     lower; None that it stayed silent until no longer counted. `occurrence` names the
     raise (both its firing and its resolved event), so that a repeated pass, which runs
     at another time, finds the same events."""
-    labels = {"service": signal.service, "template_key": signal.template_key[:255]}
+    labels = log_labels(signal)
     description = "\n".join(signal.examples)
     if signal.kind == "rate_decrease":
-        # Its own alarm: a template can surge, recover, then fall.
-        labels["log_signal"] = "drop"
         head, description = _drop_text(signal, firing, current_rate)
     elif signal.kind == "new_template":
         change = f"new pattern ({signal.window_count} lines)"

@@ -23,14 +23,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vigil.analysis.log_patterns import DetectorState, LogPatternDetector, LogSignal
-from vigil.detection.alarms import RECOVERED_SHARE, EventContext, log_event
+from vigil.detection.alarms import (
+    RECOVERED_SHARE,
+    EventContext,
+    RetiredAlarm,
+    log_event,
+    log_labels,
+    retired_event,
+)
 from vigil.detection.state import StateRow
 from vigil.events import Event
 from vigil.platform.detection_settings import DetectionSettings, LogWatch
 from vigil.telemetry.logfiles import FileCursor, LogLine
 from vigil.telemetry.loki import to_ns
 
-__all__ = ["LogWatcher"]
+__all__ = ["LogWatcher", "retired_log_events"]
 
 _DROP = "rate_decrease"
 _RAISE = "raise"  # key of a raised signal's number in `raised`
@@ -210,13 +217,15 @@ class LogWatcher:
             "recovered": self.recovered,
             "raises": self.raises,
             "last_read": self.last_read,
+            "watch_key": self.watch.key,  # to close what it raised once the watch is gone
         }
         return StateRow(self.key, "log", self.watch.service, {"service": self.watch.service}, state)
 
-    def restore(self, rows: dict[str, StateRow]) -> None:
+    def restore(self, rows: dict[str, StateRow]) -> set[str]:
+        """Continue from the saved row of this watch; the key of the row it takes."""
         saved = rows.get(self.key)
         if saved is None:
-            return
+            return {self.key}
         state = saved.state
         self.detector = LogPatternDetector.restore(DetectorState.model_validate(state["detector"]))
         self.file_cursor = FileCursor(**state.get("file_cursor", {}))
@@ -226,3 +235,20 @@ class LogWatcher:
         self.recovered = {k: [float(v[0]), float(v[1])] for k, v in recovered.items()}
         self.raises = int(state.get("raises", 0))
         self.last_read = state.get("last_read")
+        return {self.key}
+
+
+def retired_log_events(row: StateRow, ctx: EventContext, reason: str) -> list[Event]:
+    """The ends of the patterns a log watch's saved row had raised, once no watch takes
+    the row (``reason`` says why)."""
+    if row.kind != "log":
+        return []
+    watch_key = row.state.get("watch_key") or row.key.removeprefix("log:")
+    events = []
+    for _, saved in sorted((row.state.get("raised") or {}).items()):
+        signal = _signal(saved)
+        alarm = RetiredAlarm(
+            "log_pattern", watch_key, log_labels(signal), signal.service, _occurrence(saved)
+        )
+        events.append(retired_event(ctx, alarm, reason))
+    return events

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 from vigil.analysis.forecast import CapacityForecast
 from vigil.detection.alarms import (
     EventContext,
+    RetiredAlarm,
     forecast_event,
     gone_event,
     metric_event,
+    retired_event,
     series_fingerprint,
 )
 from vigil.detection.series import GateMiss, SeriesTracker, gates_for
@@ -22,7 +24,7 @@ from vigil.events import Event
 from vigil.platform.detection_settings import DetectionSettings, MetricWatch
 from vigil.telemetry.prometheus import PromSeries
 
-__all__ = ["MetricWatcher", "ReadWindow", "SeriesMiss"]
+__all__ = ["MetricWatcher", "ReadWindow", "SeriesMiss", "retired_metric_events"]
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +214,14 @@ class MetricWatcher:
                     "cursor": self.cursor,
                     "forecast_at": self.forecast_at,
                     "forecasting": self.forecasting,
+                    # To name the service of a warning closed once the watch is gone.
+                    "service": self.watch.service,
+                    "service_label": self.watch.service_label,
                 }
                 rows.append(StateRow(key, "cursor", self.watch.name, {}, state))
             elif (tracked := self.series.get(key)) is not None:
-                state = tracked.tracker.state()
+                service = tracked.labels.get(self.watch.service_label) or self.watch.service
+                state = {**tracked.tracker.state(), "service": service}
                 rows.append(StateRow(key, "metric", self.watch.name, tracked.labels, state))
         self.dirty.clear()
         return rows
@@ -226,18 +232,56 @@ class MetricWatcher:
         self.gone.clear()
         return keys
 
-    def restore(self, rows: dict[str, StateRow]) -> None:
-        """Continue from saved rows of this watch."""
+    def restore(self, rows: dict[str, StateRow]) -> set[str]:
+        """Continue from saved rows of this watch; the keys of the rows it took. Beyond
+        `max_series` (lowered since), the raised series are kept first, then by key: the
+        rows not taken are for the service to close and delete."""
+        taken = {self._cursor_key()}
         saved = rows.get(self._cursor_key())
         if saved is not None:
             self.cursor = saved.state.get("cursor")
             self.forecast_at = saved.state.get("forecast_at")
             self.forecasting = dict(saved.state.get("forecasting") or {})
-        for row in rows.values():
-            mine = row.kind == "metric" and row.watch == self.watch.name
-            if mine and len(self.series) < self.watch.max_series:
-                tracker = SeriesTracker.from_state(row.state)
-                self.series[row.key] = _Tracked(dict(row.labels), tracker)
+        mine = [r for r in rows.values() if r.kind == "metric" and r.watch == self.watch.name]
+        mine.sort(key=lambda r: (r.state.get("raised_at") is None, r.key))
+        for row in mine[: self.watch.max_series]:
+            tracker = SeriesTracker.from_state(row.state)
+            self.series[row.key] = _Tracked(dict(row.labels), tracker)
+            taken.add(row.key)
+        return taken
+
+
+def retired_metric_events(row: StateRow, ctx: EventContext, reason: str) -> list[Event]:
+    """The ends of what a metric watch's saved row had raised, once no watch takes the row
+    (``reason`` says why): its series' anomaly, or its capacity warnings (a cursor row)."""
+    state = row.state
+    if row.kind == "metric":
+        raised_at = state.get("raised_at")
+        if raised_at is None:
+            return []
+        service = state.get("service") or row.labels.get("service")
+        alarm = RetiredAlarm(
+            "metric_anomaly", row.watch, dict(row.labels), service, f"retired-{raised_at}"
+        )
+        return [retired_event(ctx, alarm, reason)]
+    if row.kind != "cursor":
+        return []
+    label = state.get("service_label") or "service"
+    occurrence = f"retired-{state.get('forecast_at')}"
+    return [
+        retired_event(
+            ctx,
+            RetiredAlarm(
+                "capacity_forecast",
+                row.watch,
+                dict(labels),
+                labels.get(label) or state.get("service"),
+                occurrence,
+            ),
+            reason,
+        )
+        for _, labels in sorted((state.get("forecasting") or {}).items())
+    ]
 
 
 def _at(seconds: float) -> datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,8 +20,8 @@ from vigil.analysis.forecast import CapacityForecast
 from vigil.detection.alarms import EventContext
 from vigil.detection.forecasting import CapacityForecaster
 from vigil.detection.lease import LeaseKeeper, LeaseLostError, process_holder
-from vigil.detection.log_watch import LogWatcher
-from vigil.detection.metric_watch import MetricWatcher, SeriesMiss
+from vigil.detection.log_watch import LogWatcher, retired_log_events
+from vigil.detection.metric_watch import MetricWatcher, SeriesMiss, retired_metric_events
 from vigil.detection.state import StateRow, delete_states, load_states, save_states
 from vigil.events import Event
 from vigil.platform.clock import Clock
@@ -29,7 +30,7 @@ from vigil.platform.detection_settings import DetectionSettings
 from vigil.platform.settings import Settings
 from vigil.telemetry.logfiles import FileCursor, first_cursor, join_continuations, read_on
 from vigil.telemetry.loki import LokiClient
-from vigil.telemetry.prometheus import PrometheusClient
+from vigil.telemetry.prometheus import PrometheusClient, PromSeries
 
 __all__ = ["DetectionService", "EventSink", "PassReport", "TelemetryClients"]
 
@@ -69,6 +70,9 @@ class PassReport:
     events: list[Event] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the stores' (partial answers)
+    # What a watch's read says of its data: no series matched (a typo in the query
+    # looks just like health otherwise), points that are not numbers.
+    notes: list[str] = field(default_factory=list)
     held_back: list[SeriesMiss] = field(default_factory=list)
     forecast_skipped: str | None = None
     skipped: str | None = None
@@ -93,6 +97,7 @@ class DetectionService:
         self._db, self._clock, self._sink, self._clients = db, clock, sink, clients
         self._metrics: list[MetricWatcher] = []
         self._logs: list[LogWatcher] = []
+        self._retired: dict[str, StateRow] = {}  # saved rows no watch takes any more
         self._loaded = False
         self._reset()
         self._forecaster = CapacityForecaster()
@@ -100,6 +105,7 @@ class DetectionService:
         ttl = timedelta(seconds=settings.lease_ttl_seconds)
         self.lease = LeaseKeeper(db, self.tenant_id, holder or process_holder(), ttl)
         self._skipping = False
+        self._noted: set[str] = set()  # notes already logged (a typo warns once)
 
     @classmethod
     def build(
@@ -139,6 +145,7 @@ class DetectionService:
                     log.warning("detection read failed: %s", failure)
                 for warning in report.warnings:
                     log.warning("detection read warned: %s", warning)
+                self._log_notes(report.notes)
             except Exception:
                 log.exception("detection pass failed")
             with contextlib.suppress(TimeoutError):
@@ -156,6 +163,7 @@ class DetectionService:
             report = PassReport(at=now)
             ctx = EventContext(self.tenant_id, now)
             try:
+                report.events.extend(self._retired_events(ctx))
                 await self._watch_passes(ctx, report)
                 report.forecast_skipped = self._forecaster.unavailable
                 if report.events:
@@ -173,6 +181,13 @@ class DetectionService:
                 self._reset()
                 raise
             return report
+
+    def _log_notes(self, notes: list[str]) -> None:
+        """Log a note when it first appears (then once more if it comes back later)."""
+        for note in notes:
+            if note not in self._noted:
+                log.warning("detection: %s", note)
+        self._noted = set(notes)
 
     async def _watch_passes(self, ctx: EventContext, report: PassReport) -> None:
         """Every watch's read and detection. A watch that fails (an answer of a shape no
@@ -254,25 +269,50 @@ class DetectionService:
     def _reset(self) -> None:
         self._metrics = [MetricWatcher(w, self.settings) for w in self.settings.metrics]
         self._logs = [LogWatcher(w, self.settings) for w in self.settings.logs]
+        self._retired = {}
         self._loaded = False
 
     async def _load(self) -> None:
         rows = await self._saved_rows()
+        taken: set[str] = set()
         for metric in self._metrics:
-            metric.restore(rows)
+            taken |= metric.restore(rows)
         for logs in self._logs:
-            logs.restore(rows)
+            taken |= logs.restore(rows)
+        self._retired = {key: row for key, row in rows.items() if key not in taken}
         self._loaded = True
+
+    def _retired_events(self, ctx: EventContext) -> list[Event]:
+        """Close what the rows no watch takes had raised (their watch was removed or
+        renamed, or its `max_series` lowered): nothing else would ever resolve it. The
+        rows are deleted when the pass is saved."""
+        limits = {w.watch.name: w.watch.max_series for w in self._metrics}
+        events: list[Event] = []
+        for row in sorted(self._retired.values(), key=lambda r: r.key):
+            if row.kind == "metric" and row.watch in limits:
+                reason = f"beyond max_series={limits[row.watch]}"
+            else:
+                reason = "its watch is no longer configured"
+            events.extend(retired_metric_events(row, ctx, reason))
+            events.extend(retired_log_events(row, ctx, reason))
+        if self._retired:
+            log.info(
+                "detection: %d saved state row(s) no watch takes; closed and deleted",
+                len(self._retired),
+            )
+        return events
 
     async def _save(self, now: datetime) -> None:
         rows: list[StateRow] = [row for w in self._metrics for row in w.rows()]
         rows.extend(w.row() for w in self._logs)
         gone = [key for w in self._metrics for key in w.forgotten()]
+        gone.extend(self._retired)
         async with self._db.writing() as session:
             await self.lease.confirm(session, self._clock.now())
             await save_states(session, self.tenant_id, rows, now)
             await delete_states(session, self.tenant_id, gone)
             await session.commit()
+        self._retired = {}
 
     async def _metric_pass(
         self, watcher: MetricWatcher, ctx: EventContext, report: PassReport
@@ -289,6 +329,7 @@ class DetectionService:
         # A partial answer (Thanos, Mimir) says so in its warnings: shown, and its points
         # used (points read again later are skipped by time, so nothing counts twice).
         report.warnings.extend(f"{query!r}: {warning}" for warning in result.warnings)
+        report.notes.extend(_data_notes(watcher.watch.name, query, result.series))
         # Detection is CPU work: off the event loop, which serves the API meanwhile.
         events = await asyncio.to_thread(watcher.take, result.series, window, ctx)
         report.held_back.extend(watcher.misses())
@@ -367,3 +408,14 @@ class DetectionService:
     def watch_names(self) -> Sequence[str]:
         """The configured watches, for status output."""
         return [w.watch.name for w in self._metrics] + [w.watch.key for w in self._logs]
+
+
+def _data_notes(watch: str, query: str, found: Sequence[PromSeries]) -> list[str]:
+    """What a read's answer says of the watch's data, when something is off."""
+    if not found:
+        return [f"watch {watch}: {query!r} matched no series"]
+    total = sum(len(series.points) for series in found)
+    odd = sum(1 for series in found for _, value in series.points if not math.isfinite(value))
+    if odd:
+        return [f"watch {watch}: {odd} of {total} points not a number (NaN or ±Inf), skipped"]
+    return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,9 +14,10 @@ from typer.testing import CliRunner, Result
 
 from tests.conftest import T0, DbTarget
 from tests.detection.signals import ANOMALY_AT, noisy_series
+from vigil.detection.lease import LeaseKeeper
 from vigil.interfaces.cli import State, app
 from vigil.interfaces.runtime import Runtime
-from vigil.platform import Clock, Settings
+from vigil.platform import Clock, Settings, load_settings
 from vigil.testing.clock import FakeClock
 from vigil.testing.telemetry_server import FakeTelemetryServer
 from vigil.wiring import build_runtime
@@ -83,6 +85,40 @@ def test_detect_once_then_list_anomalies(
     again = _invoke(database, config, tmp_path, "detect", "--once", at=60)
     assert again.exit_code == 1
     assert "read failed" in again.output
+
+
+def test_a_detection_tenant_is_listed_and_a_held_lease_is_exit_3(
+    database: DbTarget, prometheus: FakeTelemetryServer, tmp_path: Path
+) -> None:
+    watch = {
+        "name": "latency", "query": "shop_latency_ms", "step_seconds": STEP,
+        "slo_relevant": True, "gates": {"min_history": 120, "threshold": 0.8},
+    }  # fmt: skip
+    detection = {
+        "prometheus_url": prometheus.url, "metrics": [watch], "initial_lookback_seconds": 3600,
+        "tenant": "ops",
+    }  # fmt: skip
+    config = {"detection": detection}
+    assert _invoke(database, config, tmp_path, "detect", "--once").exit_code == 0
+    listed = _invoke(database, config, tmp_path, "anomalies", "--window", "2h", "--json")
+    assert [item["service"] for item in json.loads(listed.output)] == ["checkout"]
+    other = _invoke(
+        database, config, tmp_path, "anomalies", "--window", "2h", "--json", "--tenant", "x"
+    )
+    assert json.loads(other.output) == []
+
+    async def hold() -> None:
+        runtime = build_runtime(load_settings(**database.overrides()), clock=FakeClock(T0))
+        keeper = LeaseKeeper(runtime.db, "ops", "elsewhere", timedelta(minutes=10))
+        try:
+            await keeper.acquire(T0 + timedelta(minutes=5))
+        finally:
+            await runtime.db.dispose()
+
+    asyncio.run(hold())
+    skipped = _invoke(database, config, tmp_path, "detect", "--once", at=360)
+    assert skipped.exit_code == 3, skipped.output
+    assert "held by elsewhere" in skipped.output
 
 
 def test_detect_without_watches_says_so(database: DbTarget, tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 from typing import Annotated, Any
 
 import typer
@@ -47,6 +49,7 @@ def _print_report(report: PassReport, as_json: bool) -> None:
             "events": [e.model_dump(mode="json") for e in report.events],
             "failures": report.failures,
             "warnings": report.warnings,
+            "notes": report.notes,
             "held_back": [_miss(m) for m in report.held_back],
             "forecast_skipped": report.forecast_skipped,
             "skipped": report.skipped,
@@ -70,25 +73,40 @@ def _print_report(report: PassReport, as_json: bool) -> None:
         console.print(f"  [red]read failed[/] {escape(failure)}")
     for warning in report.warnings:
         console.print(f"  [yellow]read warned[/] {escape(warning)}")
+    for note in report.notes:
+        console.print(f"  [yellow]note[/] {escape(note)}")
     if report.forecast_skipped:
         console.print(f"  [yellow]forecasting skipped[/]: {escape(report.forecast_skipped)}")
 
 
+SKIPPED_EXIT = 3  # `detect --once` ran no pass: another process holds the lease
+
+
 async def _detect(runtime: Runtime, once: bool, as_json: bool) -> int:
+    """Passes until interrupted (SIGINT or SIGTERM: the lease is released on the way out,
+    so a successor takes over at once rather than when it expires)."""
     detection = runtime.detection
     assert detection is not None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     await runtime.start(background=False)
     try:
-        while True:
+        while not stop.is_set():
             report = await detection.run_once(runtime.clock.now())
             if runtime.bus is None:  # embedded: the events are in intake; process them now
                 await runtime.processor.drain()
             _print_report(report, as_json)
             if once:
-                return 1 if report.failures else 0
-            await asyncio.sleep(detection.settings.interval_seconds)
+                return SKIPPED_EXIT if report.skipped else (1 if report.failures else 0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), detection.settings.interval_seconds)
+        return 0
     finally:
         await runtime.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def anomalies(
@@ -96,6 +114,9 @@ def anomalies(
     service: Annotated[str | None, typer.Option()] = None,
     window: Annotated[str, typer.Option(help="How far back: 15m, 1h, 2d")] = "1h",
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant (default: the one detection writes to)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """What the detectors raised within the window, most recently seen first."""
@@ -107,9 +128,10 @@ def anomalies(
 
     async def read(runtime: Runtime) -> list[Anomaly]:
         since = runtime.clock.now() - span
-        tenant = runtime.settings.default_tenant
+        settings = runtime.settings
+        of = tenant or settings.detection.tenant or settings.default_tenant
         async with runtime.db.session() as session:
-            return await list_anomalies(session, tenant, since, service=service, limit=limit)
+            return await list_anomalies(session, of, since, service=service, limit=limit)
 
     found = asyncio.run(reading(state.runtime(), read))  # nothing created or migrated
     if as_json:
@@ -124,17 +146,14 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Run the detectors on the configured Prometheus (and logs): one pass with
-    --once, else a pass every `detection.interval_seconds` until interrupted."""
+    --once, else a pass every `detection.interval_seconds` until interrupted. Exit 1: a
+    read failed; 3: no pass ran, another process holds the detection lease."""
     state: State = ctx.obj
     runtime = state.runtime()
     if runtime.detection is None:
         console.print("nothing to watch: configure detection.metrics or detection.logs")
         raise typer.Exit(2)
-    try:
-        code = asyncio.run(_detect(runtime, once, as_json))
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    raise typer.Exit(asyncio.run(_detect(runtime, once, as_json)))
 
 
 def register(app: typer.Typer) -> None:
