@@ -24,3 +24,9 @@ def test_each_modality_alone_still_ranks() -> None:
     causes = analyze_bundle(TelemetryBundle(logs=logs_only.logs), BOUNDARY).causes
     assert causes[0].service == "api"
     assert causes[0].kind == "exception"
+
+
+def test_rows_without_a_service_blame_no_one() -> None:
+    full = build_bundle(Fault(cpu_hog="api"))
+    nameless = full.metrics.assign(service="")
+    assert analyze_bundle(TelemetryBundle(metrics=nameless), BOUNDARY).causes == []

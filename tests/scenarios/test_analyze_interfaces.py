@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import shutil
 import tarfile
 import zipfile
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -51,6 +54,12 @@ def test_cli_errors(tmp_path: Path) -> None:
         _cli(), ["analyze", str(tmp_path / "x"), "--start", "2026-01-01", "--end", "2026-01-02"]
     )
     assert missing.exit_code == 2
+    write_bundle_folder(TelemetryBundle(), tmp_path / "empty")
+    empty = CliRunner().invoke(
+        _cli(), ["analyze", str(tmp_path / "empty"), "--start", "2026-01-01", "--end", "2026-01-02"]
+    )
+    assert empty.exit_code == 1
+    assert "no telemetry at or after the start 2026-01-01 00:00:00Z (it is empty)" in empty.output
     bad = CliRunner().invoke(_cli(), ["eval", "rca", "--dataset", "other", "--path", "."])
     assert bad.exit_code == 2
 
@@ -178,6 +187,94 @@ async def test_http_analyze_refusals(api: httpx.AsyncClient, folder: Path, tmp_p
         422,
         "no bundle tables in the archive (metrics, logs, spans, graph as .csv or .csv.gz)",
     )
+
+
+async def test_http_analyze_refuses_what_it_cannot_open_or_read(
+    api: httpx.AsyncClient, folder: Path, tmp_path: Path
+) -> None:
+    """Names the file system refuses, link loops, values of the wrong kind and windows
+    without data are 4xx answers that say what is wrong (each was a 500 or a silent
+    misreading)."""
+
+    async def problem(body: dict[str, object]) -> tuple[int, str]:
+        response = await api.post("/api/v1/analyze", json={**WINDOW, **body})
+        return response.status_code, response.json()["error"]["problem"]
+
+    assert await problem({"bundle": "a" * 300}) == (
+        422,
+        f"bundle {'a' * 300!r} cannot be opened: File name too long",
+    )
+    loop = tmp_path / "bundles" / "loop"
+    loop.mkdir()
+    (loop / "a").symlink_to(loop / "b")
+    (loop / "b").symlink_to(loop / "a")
+    assert await problem({"bundle": "loop"}) == (
+        422,
+        "bundle 'loop' cannot be opened: it holds a loop of links",
+    )
+    odd = tmp_path / "bundles" / "odd"
+    shutil.copytree(folder, odd)
+    metrics = pd.read_csv(odd / "metrics.csv.gz")
+    metrics["time"] = metrics["time"].astype(object)
+    metrics.loc[50, "time"] = "yesterday"
+    metrics.to_csv(odd / "metrics.csv.gz", index=False)
+    assert await problem({"bundle": "odd"}) == (
+        422,
+        "metrics: column 'time', data row 51: 'yesterday' is not an ISO 8601 time"
+        " (or is out of range)",
+    )
+    later = {"start": "2030-01-01T00:00:00Z", "end": "2030-01-01T00:05:00Z"}
+    code, text = await problem({"bundle": "cpu-hog", **later})
+    assert code == 422
+    assert text.startswith("no telemetry at or after the start 2030-01-01 00:00:00Z (its last")
+    # The same instant written in another zone is the same analysis, evidence ids too.
+    shifted = {
+        "start": BOUNDARY.astimezone(timezone(timedelta(hours=9))).isoformat(),
+        "end": END.isoformat(),
+    }
+    one = await api.post("/api/v1/analyze", json={"bundle": "cpu-hog", **WINDOW})
+    two = await api.post("/api/v1/analyze", json={"bundle": "cpu-hog", **shifted})
+    assert one.json() == two.json()
+    naive = {"start": BOUNDARY.replace(tzinfo=None).isoformat(), "end": END.isoformat()}
+    refused = await api.post("/api/v1/analyze", json={"bundle": "cpu-hog", **naive})
+    assert refused.json()["error"]["field"] == "body.start"  # as in the query: with a zone
+
+
+async def test_http_analyze_reads_the_tar_not_a_zip_inside_it(
+    api: httpx.AsyncClient, folder: Path, tmp_path: Path
+) -> None:
+    """A plain tar whose last member is a zip file ends like a zip archive: the format is
+    told by the start of the body, so the tar's own tables are analysed."""
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (inner / "metrics.csv").write_text("time,service,instance,metric,value\n")
+    packed = tmp_path / "packed"
+    shutil.copytree(folder, packed / "cpu-hog")
+    (packed / "cpu-hog" / "zz-last-week.zip").write_bytes(_archive(inner, "zip"))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(packed / "cpu-hog", arcname="cpu-hog")
+    response = await api.post(
+        "/api/v1/analyze",
+        params=WINDOW,
+        content=buffer.getvalue(),
+        headers={"content-type": "application/x-tar"},
+    )
+    assert _top(response) == ("api", "cpu")
+
+
+def test_infinite_values_are_missing_not_nan_scores(folder: Path, tmp_path: Path) -> None:
+    bundle = build_bundle(Fault(cpu_hog="api"))
+    spans = bundle.spans.copy()
+    spans.loc[spans["start"] < BOUNDARY, "duration"] = float("inf")
+    broken = TelemetryBundle.build(
+        metrics=bundle.metrics, logs=bundle.logs, spans=spans, edges=bundle.edges
+    )
+    assert not broken.spans.loc[broken.spans["start"] < BOUNDARY, "duration"].notna().any()
+    result = analyze_bundle(broken, BOUNDARY)
+    assert all(math.isfinite(c.score) for c in result.causes)
+    assert all(math.isfinite(e.strength) for e in result.evidence)
+    json.dumps(result.model_dump(mode="json"), allow_nan=False)  # what the API answers
 
 
 def test_cli_analyze_refuses_a_bad_time(folder: Path) -> None:

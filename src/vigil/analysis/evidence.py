@@ -9,7 +9,7 @@ turn a tiny wobble into a huge deviation. The floors are documented defaults in
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
@@ -58,9 +58,17 @@ class RobustScale(BaseModel):
     absolute: float = 1e-6
 
 
+def _text(part: object) -> str:
+    if isinstance(part, datetime) and part.tzinfo is not None:
+        part = part.astimezone(UTC)
+    return str(part)
+
+
 def evidence_id(*parts: object) -> str:
-    """A short stable id derived from what the evidence is about."""
-    digest = hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()
+    """A short stable id derived from what the evidence is about (a time counts as the
+    instant it names, however its zone was written)."""
+    text = "|".join(_text(p) for p in parts)
+    digest = hashlib.sha1(text.encode()).hexdigest()
     return f"ev-{digest[:12]}"
 
 

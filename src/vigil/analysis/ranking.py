@@ -172,10 +172,8 @@ def _discounts(
 
 
 def _explain(service: str, kind: str, items: list[Evidence], discount: float) -> str:
-    parts = [
-        f"{e.kind} on {e.signal} ({e.direction} {e.strength:.1f} sigma)"
-        for e in sorted(items, key=lambda e: -e.strength)[:4]
-    ]
+    """``items``: strongest first."""
+    parts = [f"{e.kind} on {e.signal} ({e.direction} {e.strength:.1f} sigma)" for e in items[:4]]
     text = f"{service} is a likely {kind} fault: " + "; ".join(parts) + "."
     if discount > 0:
         text += (
@@ -200,14 +198,16 @@ def rank_services(
     for service, families in scores.items():
         local = sum(v for f, v in families.items() if f not in PROPAGATING)
         score = local + _part(families, PROPAGATING) * (1.0 - discounts[service])
-        items = list(best[service].values())
+        items = sorted(best[service].values(), key=lambda e: -e.strength)
+        # Cited: what stood out (a link that did not slow down is counted, not cited).
+        items = [e for e in items if e.strength > opts.threshold] or items
         kind = classify(by_service.get(service, []), families, used.get(service, {}))
         causes.append(
             RankedCause(
                 service=service,
                 kind=kind,
                 score=round(score, 6),
-                evidence_ids=[e.id for e in sorted(items, key=lambda e: -e.strength)],
+                evidence_ids=[e.id for e in items],
                 explanation=_explain(service, kind, items, discounts[service]),
             )
         )

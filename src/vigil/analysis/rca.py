@@ -13,7 +13,7 @@ from vigil.analysis.ranking import RankedCause, RankingOptions, rank_services
 from vigil.analysis.trace_evidence import enriched, trace_evidence
 from vigil.telemetry.bundle import TelemetryBundle
 
-__all__ = ["RcaResult", "analyze_bundle"]
+__all__ = ["EmptyWindowError", "RcaResult", "analyze_bundle", "check_window"]
 
 
 class RcaResult(BaseModel):
@@ -25,6 +25,21 @@ class RcaResult(BaseModel):
     evidence: list[Evidence]
 
 
+class EmptyWindowError(ValueError):
+    """The bundle holds no row at or after the anomaly boundary: nothing to analyse."""
+
+
+def check_window(bundle: TelemetryBundle, boundary: datetime) -> None:
+    """Raise :class:`EmptyWindowError` when no row of ``bundle`` is at or after
+    ``boundary``: an answer of "no cause" would hide that the window holds no data."""
+    latest = bundle.latest()
+    if latest is None or latest < boundary:
+        held = f"its last row is at {latest:%Y-%m-%d %H:%M:%S}Z" if latest else "it is empty"
+        raise EmptyWindowError(
+            f"no telemetry at or after the start {boundary:%Y-%m-%d %H:%M:%S}Z ({held})"
+        )
+
+
 def analyze_bundle(
     bundle: TelemetryBundle,
     boundary: datetime,
@@ -34,7 +49,8 @@ def analyze_bundle(
     """Extract metric, trace and log evidence around ``boundary`` and rank services.
 
     Data before ``boundary`` (and the bundle's ``reference``) is the baseline; data from
-    ``boundary`` on is the incident window. Missing modalities simply yield no evidence.
+    ``boundary`` on is the incident window. Missing modalities simply yield no evidence
+    (nothing at all: no causes; :func:`check_window` tells a caller beforehand).
     """
     reference = bundle.reference
     found = metric_evidence(bundle.metrics, boundary, floors)
@@ -45,6 +61,7 @@ def analyze_bundle(
     logs_ref = reference.logs if reference is not None else None
     found += trace_found + log_evidence(bundle.logs, logs_ref, spans, boundary, spans_ref)
     edges = set(bundle.edges) | learned
+    found = [e for e in found if e.service]  # rows without a service blame no one
     causes = rank_services(found, edges, ranking)
     cited = {i for cause in causes for i in cause.evidence_ids}
     return RcaResult(causes=causes, evidence=[e for e in found if e.id in cited])

@@ -198,6 +198,7 @@ def _gap_evidence(base: pd.DataFrame, window: pd.DataFrame, floors: RobustScale)
     ):
         # Links that did not slow down are kept too (as ``down``): the ranking needs to
         # know how many of a service's incoming links there are, not only the slow ones.
+        z = 0.0 if abs(z) < 1e-9 else z  # rounding noise of equal medians is no change
         found.append(
             Evidence(
                 id=evidence_id("gap", caller, callee, onset),

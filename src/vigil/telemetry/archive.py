@@ -168,7 +168,9 @@ def _members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
     """(name, opener) of each regular file, refusing archives with too many entries. An
     opener must be used before the next member is asked for (a tar is a stream)."""
     try:
-        if zipfile.is_zipfile(io.BytesIO(archive)):
+        # By the magic at the start: a zip's central directory is found from the end, so
+        # a plain tar whose last member is a zip file would pass for that zip.
+        if archive[:4] in _ZIP_MAGIC:
             yield from _zip_members(archive)
         else:
             yield from _tar_members(archive, limit)
@@ -176,6 +178,7 @@ def _members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
         raise ArchiveError(f"body is not a readable tar or zip archive: {error}") from None
 
 
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a first entry; an empty archive
 _ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 
 

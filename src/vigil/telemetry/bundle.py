@@ -2,15 +2,17 @@
 
 All tables are pandas DataFrames with fixed columns (see the ``*_COLUMNS`` tuples).
 Times are timezone-aware UTC ``datetime64[ns, UTC]``; span durations are in seconds.
-Missing values (NaN) are normal and never an error.
+Missing values (NaN) are normal and never an error; a value that is not a finite number
+(text, ±inf) is missing too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -46,6 +48,29 @@ _TIME_COLUMNS = {"time", "start"}
 _FLOAT_COLUMNS = {"value", "duration"}
 
 
+def _times(values: pd.Series, column: str) -> pd.Series:
+    """ISO 8601 times as UTC; a value that is not one is named with its column and row."""
+    try:
+        return pd.to_datetime(values, utc=True, format="ISO8601")
+    except (ValueError, TypeError, OverflowError) as error:
+        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        text = values.astype("object").where(values.notna(), "").astype(str).str.strip()
+        bad = (parsed.isna() & (text != "")).to_numpy()
+        if not bad.any():
+            raise
+        row = int(np.argmax(bad))
+        raise ValueError(
+            f"column {column!r}, data row {row + 1}: {values.iloc[row]!r} is not an ISO 8601"
+            " time (or is out of range)"
+        ) from error
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """Floats; what is not a finite number (text, NaN, ±inf) is missing."""
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    return numbers.where(np.isfinite(numbers.to_numpy()))
+
+
 def _normalise(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:
     """Return a frame with exactly ``columns`` in order, typed, missing ones filled."""
     source = frame if frame is not None else pd.DataFrame()
@@ -56,9 +81,9 @@ def _normalise(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataF
         else:
             values = pd.Series(pd.NA, index=source.index, dtype="object")
         if column in _TIME_COLUMNS:
-            out[column] = pd.to_datetime(values, utc=True, format="ISO8601")
+            out[column] = _times(values, column)
         elif column in _FLOAT_COLUMNS:
-            out[column] = pd.to_numeric(values, errors="coerce").astype("float64")
+            out[column] = _numbers(values)
         elif pd.api.types.is_string_dtype(values.dtype) and not values.hasnans:
             out[column] = values.astype(str)
         else:
@@ -83,6 +108,15 @@ def make_spans(frame: pd.DataFrame | None = None) -> pd.DataFrame:
     out = _normalise(frame, SPAN_COLUMNS)
     out["status"] = out["status"].str.lower()
     return out
+
+
+def _table(
+    name: str, make: Callable[[pd.DataFrame | None], pd.DataFrame], frame: pd.DataFrame | None
+) -> pd.DataFrame:
+    try:
+        return make(frame)
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"{name}: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -113,9 +147,9 @@ class TelemetryBundle:
         """Build a bundle from raw frames, normalising columns and types."""
         unique_edges = tuple(sorted({(str(a), str(b)) for a, b in edges if a != b}))
         return cls(
-            metrics=make_metrics(metrics),
-            logs=make_logs(logs),
-            spans=make_spans(spans),
+            metrics=_table("metrics", make_metrics, metrics),
+            logs=_table("logs", make_logs, logs),
+            spans=_table("spans", make_spans, spans),
             edges=unique_edges,
             reference=reference,
         )
@@ -128,6 +162,19 @@ class TelemetryBundle:
         for a, b in self.edges:
             names.update((a, b))
         return sorted(names)
+
+    def latest(self) -> pd.Timestamp | None:
+        """The time of the last row of any table (spans by their start); None if empty."""
+        ends = [
+            frame[column].max()
+            for frame, column in (
+                (self.metrics, "time"),
+                (self.logs, "time"),
+                (self.spans, "start"),
+            )
+            if frame[column].notna().any()
+        ]
+        return max(ends) if ends else None
 
     def between(self, start: datetime, end: datetime) -> TelemetryBundle:
         """Rows with time in ``[start, end]`` (spans by their start); reference kept."""

@@ -40,13 +40,13 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame | None:
     return None
 
 
-def _typed(what: str, **tables: Any) -> TelemetryBundle:
+def _typed(prefix: str, **tables: Any) -> TelemetryBundle:
     """The tables as a bundle; values of the wrong kind (times that are not ISO 8601, or
-    out of range) are a format error."""
+    out of range) are a format error naming the table (after ``prefix``), column and row."""
     try:
         return TelemetryBundle.build(**tables)
     except (ValueError, TypeError) as error:
-        raise BundleFormatError(f"{what} has values of the wrong kind: {error}") from error
+        raise BundleFormatError(f"{prefix}{error}") from error
 
 
 def _edges(graph: pd.DataFrame | None) -> list[tuple[str, str]]:
@@ -67,12 +67,12 @@ def read_bundle_folder(
     reference = None
     if (folder / "reference").is_dir():
         reference = _typed(
-            "a reference table",
+            "reference/",
             logs=_read_table(folder, "reference/logs"),
             spans=_read_table(folder, "reference/spans"),
         )
     bundle = _typed(
-        "a table",
+        "",
         metrics=_read_table(folder, "metrics"),
         logs=_read_table(folder, "logs"),
         spans=_read_table(folder, "spans"),

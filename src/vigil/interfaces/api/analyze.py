@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ConfigDict, Field, ValidationError
 
-from vigil.analysis.rca import RcaResult, analyze_bundle
+from vigil.analysis.rca import EmptyWindowError, RcaResult, analyze_bundle, check_window
 from vigil.interfaces.api.deps import (
     BAD_BODY,
     NOT_FOUND,
@@ -73,22 +73,21 @@ class AnalyzeRequest(TextIn):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     bundle: str = Field(
-        min_length=1, description="Folder under the server's bundle_root (docs/bundle-format.md)."
+        min_length=1,
+        max_length=1024,
+        description="Folder under the server's bundle_root (docs/bundle-format.md).",
     )
-    start: datetime = Field(description="Anomaly boundary; data before it is the baseline.")
-    end: datetime = Field(description="End of the incident window.")
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    start: IsoTime = Field(description="Anomaly boundary; data before it is the baseline.")
+    end: IsoTime = Field(description="End of the incident window.")
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """The window (times in UTC already: ``IsoTime``), checked."""
     if start is None or end is None:
         raise HTTPException(422, "an uploaded bundle needs the window: ?start=...&end=...")
-    if _utc(end) <= _utc(start):
+    if end <= start:
         raise HTTPException(422, "end must be after start")
-    return _utc(start), _utc(end)
+    return start, end
 
 
 def analysis_slots() -> asyncio.Semaphore:
@@ -98,6 +97,16 @@ def analysis_slots() -> asyncio.Semaphore:
 
 def _named(root: Path, name: str) -> Path:
     """The folder ``name`` under ``root``; refuses names that lead out of it."""
+    try:
+        return _checked(root, name)
+    except (OSError, RuntimeError) as error:  # a name too long, a loop of links
+        # Named without the server's paths (Python's own message for a loop has them).
+        problem = error.strerror if isinstance(error, OSError) else None
+        problem = problem or "it holds a loop of links"
+        raise HTTPException(422, f"bundle {name!r} cannot be opened: {problem}") from None
+
+
+def _checked(root: Path, name: str) -> Path:
     base = root.resolve()
     folder = (base / name).resolve()
     if not folder.is_relative_to(base):
@@ -119,6 +128,10 @@ def _rank(folder: Path, start: datetime, end: datetime) -> RcaResult:
     try:
         bundle = read_bundle_folder(folder, end=end)
     except BundleFormatError as error:
+        raise HTTPException(422, str(error)) from None
+    try:
+        check_window(bundle, start)
+    except EmptyWindowError as error:
         raise HTTPException(422, str(error)) from None
     try:
         return analyze_bundle(bundle, start)

@@ -112,7 +112,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """List incidents, newest first."""
+        """List incidents, the last opened first (an incident opened now for an old alert
+        comes first, though it shows the alert's older detection time)."""
 
         async def read(runtime: Runtime) -> list[IncidentSummary]:
             query = IncidentQuery(

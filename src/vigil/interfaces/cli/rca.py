@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vigil.analysis.rca import RcaResult, analyze_bundle
+from vigil.analysis.rca import EmptyWindowError, RcaResult, analyze_bundle, check_window
 from vigil.interfaces.cli.output import add_data_row, console, fail
 from vigil.interfaces.evaluation.rca import CaseRow, run_nezha
 from vigil.telemetry.folder import BundleFormatError, read_bundle_folder
@@ -57,6 +57,10 @@ def analyze(
         bundle = read_bundle_folder(folder, end=until)
     except BundleFormatError as error:
         fail(str(error), 2)
+    try:
+        check_window(bundle, boundary)
+    except EmptyWindowError as error:
+        fail(str(error))
     result = analyze_bundle(bundle, boundary)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
