@@ -32,6 +32,7 @@ from vigil.pipeline.enrich import EnrichStage
 from vigil.pipeline.intake import IntakeSink
 from vigil.pipeline.ordering import StreamOrder
 from vigil.pipeline.outbox import open_outbox
+from vigil.pipeline.retention import Janitor
 from vigil.pipeline.silence import SilenceStage
 from vigil.pipeline.store import StoreStage
 from vigil.pipeline.unmute import MuteLifter
@@ -87,7 +88,10 @@ def _processor(  # noqa: PLR0913 - the parts a processor is made of
         order = StreamOrder(settings.bus_stream, clock, gap=gap)
     batch = settings.processor_batch_size
     lifter = MuteLifter.after_store(sequence, timedelta(days=settings.max_event_age_days))
-    return Processor(db, sources, sequence, clock, ids, metrics, batch, order, outbox, lifter)
+    janitor = Janitor(db, outbox or db, settings.retention)
+    return Processor(
+        db, sources, sequence, clock, ids, metrics, batch, order, outbox, lifter, janitor
+    )
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from ulid import ULID
 
-from vigil.platform.ids import IdFactory
+from vigil.platform.ids import IdFactory, id_floor
 from vigil.testing.clock import FakeClock
 
 
@@ -40,3 +40,15 @@ def test_earlier_clock_gives_smaller_id() -> None:
     later = ids.new()
     clock.set(datetime(2026, 11, 21, 11, 59, tzinfo=UTC))
     assert ids.new() < later
+
+
+def test_the_floor_of_a_moment_is_below_every_id_made_then_and_above_earlier_ones() -> None:
+    moment = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    clock = FakeClock(moment - timedelta(milliseconds=1))
+    ids = IdFactory(clock)
+    before = [ids.new() for _ in range(20)]
+    clock.set(moment)
+    at = [ids.new() for _ in range(20)]
+    floor = id_floor(moment)
+    assert all(made < floor for made in before)
+    assert all(made >= floor for made in at)

@@ -148,3 +148,9 @@ def test_auth_for_unconfigured_source_is_open_on_default_tenant() -> None:
 def test_secrets_do_not_show_in_repr() -> None:
     settings = Settings(webhooks={"alertmanager": WebhookAuth(mode="bearer", token="hunter2")})
     assert "hunter2" not in repr(settings)
+
+
+def test_the_documented_example_configuration_loads() -> None:
+    example = Path(__file__).parents[2] / "docs" / "vigil.example.yaml"
+    settings = load_settings(example)
+    assert settings.retention.intake_days == 7

@@ -26,6 +26,7 @@ from vigil.pipeline.intake import StoredIntake
 from vigil.pipeline.intake_rows import claim, mark, mark_processed, pending, pending_one
 from vigil.pipeline.ordering import StreamOrder
 from vigil.pipeline.outbox import ProcessingLock
+from vigil.pipeline.retention import Janitor, Tidied
 from vigil.pipeline.sequence import Outcome, Sequence
 from vigil.pipeline.tables import intake
 from vigil.pipeline.unmute import MuteLifter
@@ -85,6 +86,7 @@ class Processor:
         order: StreamOrder | None = None,
         outbox: Database | None = None,
         lifter: MuteLifter | None = None,
+        janitor: Janitor | None = None,
     ) -> None:
         self._db, self._sources, self._sequence = db, sources, sequence
         self._order = order
@@ -101,6 +103,7 @@ class Processor:
         self._held_off = False
         self._checkpointed: datetime | None = None
         self._lifter = lifter
+        self._janitor = janitor
         self._lifted: datetime | None = None  # when muted alerts were last looked over
 
     @property
@@ -132,6 +135,8 @@ class Processor:
             try:
                 await self.drain(stop)
                 await self._lift_mutes()
+                if self._janitor is not None:
+                    await self._janitor.tidy(self._clock.now())
                 backoff = 0.1
             except Exception:
                 log.exception("processing failed; retrying in %.1fs", backoff)
@@ -173,6 +178,13 @@ class Processor:
         if outcome.stored:
             log.info("%d muted alert(s) no longer muted, correlated", len(outcome.stored))
         return len(outcome.stored)
+
+    async def tidy(self) -> Tidied:
+        """Delete what the retention settings let go, now (see `vigil.pipeline.retention`);
+        the run loop does it every `retention.every_seconds`."""
+        if self._janitor is None:
+            return Tidied()
+        return await self._janitor.tidy(self._clock.now(), force=True)
 
     async def lift_mutes(self) -> int:
         """Look over the muted alerts now (see `_lift_mutes`); for commands and tests."""

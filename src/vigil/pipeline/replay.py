@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import orjson
 import sqlalchemy as sa
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from vigil.events import Event
 from vigil.pipeline.deadletters import BASE64, DeadLetter, get_dead_letter, mark_replayed
@@ -99,14 +100,9 @@ class DeadLetterReplayer:
     async def _requeue(self, letter: DeadLetter) -> str:
         """Put the letter's request back in intake as pending; returns its intake id."""
         async with self._outbox.writing() as session:
-            if letter.intake_id is not None:
-                intake_id = letter.intake_id
-                await session.execute(
-                    intake.update()
-                    .where(intake.c.id == intake_id)
-                    .values(state="pending", error=None)
-                )
-            else:
+            intake_id = letter.intake_id
+            if intake_id is None or not await _set_pending(session, intake_id):
+                # Never stored, or deleted since (retention): from the letter's copy.
                 key = request_key(letter.payload.encode())
                 query = sa.select(intake.c.id).where(
                     intake.c.tenant_id == letter.tenant_id,
@@ -114,8 +110,11 @@ class DeadLetterReplayer:
                     intake.c.request_key == key,
                 )
                 found = (await session.execute(query)).scalar_one_or_none()
-                intake_id = found or self._ids.new()
-                if found is None:
+                if found is not None:
+                    intake_id = found
+                    await _set_pending(session, found)
+                else:
+                    intake_id = intake_id or self._ids.new()
                     await session.execute(
                         intake.insert().values(
                             id=intake_id,
@@ -131,3 +130,11 @@ class DeadLetterReplayer:
                     )
             await session.commit()
         return intake_id
+
+
+async def _set_pending(session: AsyncSession, intake_id: str) -> bool:
+    """Put a stored request back as pending; False if there is no such request."""
+    result = await session.execute(
+        intake.update().where(intake.c.id == intake_id).values(state="pending", error=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ulid import ULID
 
 from vigil.platform.clock import Clock
 
-__all__ = ["IdFactory"]
+__all__ = ["IdFactory", "id_floor"]
 
 
 class IdFactory:
@@ -17,3 +19,8 @@ class IdFactory:
 
     def new(self) -> str:
         return str(ULID.from_datetime(self._clock.now()))
+
+
+def id_floor(moment: datetime) -> str:
+    """The smallest id made at ``moment``: ids below it were all made before it."""
+    return str(ULID.from_datetime(moment))[:10] + "0" * 16

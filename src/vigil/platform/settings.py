@@ -24,6 +24,7 @@ __all__ = [
     "MaintenanceWindow",
     "Matcher",
     "PriorityRule",
+    "RetentionSettings",
     "Settings",
     "SilenceRule",
     "WebhookAuth",
@@ -127,6 +128,17 @@ class IncidentSettings(_Model):
     auto_resolve: Literal["all", "first", "last", "never"] = "all"
 
 
+class RetentionSettings(_Model):
+    """How long what was taken in is kept (None: for ever). Events, incidents and the
+    receipts behind the statistics are kept; these are the bulky parts."""
+
+    # Raw webhook requests once processed (pending ones are always kept).
+    intake_days: float | None = Field(default=7, gt=0)
+    # Dead letters, replayed or not: fix the sender and replay within this time.
+    dead_letter_days: float | None = Field(default=30, gt=0)
+    every_seconds: float = Field(default=3600, gt=0)
+
+
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("vigil", appauthor=False))
 
@@ -177,6 +189,7 @@ class Settings(BaseSettings):
     # storing, or one a dead worker took, redelivered after the ack wait) before giving up.
     bus_gap_seconds: float = Field(default=60.0, gt=0)
     incidents: IncidentSettings = IncidentSettings()
+    retention: RetentionSettings = RetentionSettings()
     detection: DetectionSettings = DetectionSettings()
     log_level: str = "info"
 
