@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 from tests.scenarios.rca_bundles import BOUNDARY, Fault, build_bundle
 from vigil.analysis import analyze_bundle
 from vigil.telemetry import TelemetryBundle
@@ -30,3 +32,9 @@ def test_rows_without_a_service_blame_no_one() -> None:
     full = build_bundle(Fault(cpu_hog="api"))
     nameless = full.metrics.assign(service="")
     assert analyze_bundle(TelemetryBundle(metrics=nameless), BOUNDARY).causes == []
+
+
+def test_the_same_instant_in_another_zone_is_the_same_analysis() -> None:
+    bundle = build_bundle(Fault(cpu_hog="api"))
+    tokyo = BOUNDARY.astimezone(timezone(timedelta(hours=9)))
+    assert analyze_bundle(bundle, tokyo) == analyze_bundle(bundle, BOUNDARY)  # ids too

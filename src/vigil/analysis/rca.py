@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,7 +32,7 @@ class EmptyWindowError(ValueError):
 def check_window(bundle: TelemetryBundle, boundary: datetime) -> None:
     """Raise :class:`EmptyWindowError` when no row of ``bundle`` is at or after
     ``boundary``: an answer of "no cause" would hide that the window holds no data."""
-    latest = bundle.latest()
+    latest, boundary = bundle.latest(), boundary.astimezone(UTC)
     if latest is None or latest < boundary:
         held = f"its last row is at {latest:%Y-%m-%d %H:%M:%S}Z" if latest else "it is empty"
         raise EmptyWindowError(

@@ -18,6 +18,7 @@ against the quiet stretch in its baseline.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,7 +38,12 @@ from vigil.platform.detection_settings import DetectionSettings, LogWatch
 from vigil.telemetry.logfiles import FileCursor, LogLine
 from vigil.telemetry.loki import to_ns
 
-__all__ = ["LogWatcher", "retired_log_events"]
+__all__ = ["RETIRED", "LogWatcher", "log_tombstone", "retired_log_events"]
+
+log = logging.getLogger(__name__)
+
+RETIRED = "retired"  # a saved row's mark: its watch was removed (see `log_tombstone`)
+_MAX_KEY = 255  # state keys are cut to this
 
 _DROP = "rate_decrease"
 _RAISE = "raise"  # key of a raised signal's number in `raised`
@@ -74,7 +80,7 @@ class LogWatcher:
 
     @property
     def key(self) -> str:
-        return f"log:{self.watch.key}"[:255]
+        return f"log:{self.watch.key}"[:_MAX_KEY]
 
     def loki_window(self, now: datetime) -> tuple[int, int]:
         """Nanosecond range to read next from Loki: after the last read, up to `now` less
@@ -227,13 +233,15 @@ class LogWatcher:
         if saved is None:
             return {self.key}
         state = saved.state
+        self.raises = int(state.get("raises", 0))
+        if state.get(RETIRED):  # the watch was removed once: its raises go on counting
+            return {self.key}
         self.detector = LogPatternDetector.restore(DetectorState.model_validate(state["detector"]))
         self.file_cursor = FileCursor(**state.get("file_cursor", {}))
         self.loki_start_ns = state.get("loki_start_ns")
         self.raised = dict(state.get("raised") or {})
         recovered = state.get("recovered") or {}
         self.recovered = {k: [float(v[0]), float(v[1])] for k, v in recovered.items()}
-        self.raises = int(state.get("raises", 0))
         self.last_read = state.get("last_read")
         return {self.key}
 
@@ -241,9 +249,14 @@ class LogWatcher:
 def retired_log_events(row: StateRow, ctx: EventContext, reason: str) -> list[Event]:
     """The ends of the patterns a log watch's saved row had raised, once no watch takes
     the row (``reason`` says why)."""
-    if row.kind != "log":
+    if row.kind != "log" or row.state.get(RETIRED):
         return []
-    watch_key = row.state.get("watch_key") or row.key.removeprefix("log:")
+    watch_key = row.state.get("watch_key")
+    if watch_key is None:  # saved before rows named their watch: the key may be cut short
+        watch_key = row.key.removeprefix("log:")
+        if len(row.key) >= _MAX_KEY and row.state.get("raised"):
+            log.warning("log watch row %r: its watch is unknown, what it raised stays", row.key)
+            return []
     events = []
     for _, saved in sorted((row.state.get("raised") or {}).items()):
         signal = _signal(saved)
@@ -252,3 +265,14 @@ def retired_log_events(row: StateRow, ctx: EventContext, reason: str) -> list[Ev
         )
         events.append(retired_event(ctx, alarm, reason))
     return events
+
+
+def log_tombstone(row: StateRow) -> StateRow | None:
+    """What is kept of a retired log watch's row: the count of its raises, which name
+    their events (were the watch added again and counted from 1, its first alarms would
+    be taken for ones already received and dropped). None: nothing to keep or already
+    kept."""
+    if row.kind != "log" or row.state.get(RETIRED):
+        return None
+    state = {RETIRED: True, "raises": int(row.state.get("raises", 0))}
+    return StateRow(row.key, "log", row.watch, dict(row.labels), state)

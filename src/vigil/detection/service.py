@@ -20,7 +20,7 @@ from vigil.analysis.forecast import CapacityForecast
 from vigil.detection.alarms import EventContext
 from vigil.detection.forecasting import CapacityForecaster
 from vigil.detection.lease import LeaseKeeper, LeaseLostError, process_holder
-from vigil.detection.log_watch import LogWatcher, retired_log_events
+from vigil.detection.log_watch import RETIRED, LogWatcher, log_tombstone, retired_log_events
 from vigil.detection.metric_watch import MetricWatcher, SeriesMiss, retired_metric_events
 from vigil.detection.state import StateRow, delete_states, load_states, save_states
 from vigil.events import Event
@@ -279,13 +279,16 @@ class DetectionService:
             taken |= metric.restore(rows)
         for logs in self._logs:
             taken |= logs.restore(rows)
-        self._retired = {key: row for key, row in rows.items() if key not in taken}
+        self._retired = {
+            key: row for key, row in rows.items() if key not in taken and not row.state.get(RETIRED)
+        }
         self._loaded = True
 
     def _retired_events(self, ctx: EventContext) -> list[Event]:
         """Close what the rows no watch takes had raised (their watch was removed or
         renamed, or its `max_series` lowered): nothing else would ever resolve it. The
-        rows are deleted when the pass is saved."""
+        rows are deleted when the pass is saved; of a log watch's, the count of its raises
+        is kept (`log_tombstone`)."""
         limits = {w.watch.name: w.watch.max_series for w in self._metrics}
         events: list[Event] = []
         for row in sorted(self._retired.values(), key=lambda r: r.key):
@@ -306,7 +309,12 @@ class DetectionService:
         rows: list[StateRow] = [row for w in self._metrics for row in w.rows()]
         rows.extend(w.row() for w in self._logs)
         gone = [key for w in self._metrics for key in w.forgotten()]
-        gone.extend(self._retired)
+        for key, retired in self._retired.items():
+            tombstone = log_tombstone(retired)
+            if tombstone is None:
+                gone.append(key)
+            else:
+                rows.append(tombstone)
         async with self._db.writing() as session:
             await self.lease.confirm(session, self._clock.now())
             await save_states(session, self.tenant_id, rows, now)

@@ -168,9 +168,7 @@ def _members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
     """(name, opener) of each regular file, refusing archives with too many entries. An
     opener must be used before the next member is asked for (a tar is a stream)."""
     try:
-        # By the magic at the start: a zip's central directory is found from the end, so
-        # a plain tar whose last member is a zip file would pass for that zip.
-        if archive[:4] in _ZIP_MAGIC:
+        if _zip(archive):
             yield from _zip_members(archive)
         else:
             yield from _tar_members(archive, limit)
@@ -178,7 +176,15 @@ def _members(archive: bytes, limit: int) -> Iterator[tuple[str, _Open]]:
         raise ArchiveError(f"body is not a readable tar or zip archive: {error}") from None
 
 
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a first entry; an empty archive
+def _zip(archive: bytes) -> bool:
+    """Whether the body is a zip. A tar says so at its start (gzip's magic, or ``ustar``
+    at offset 257): a zip's directory is found from the end, so a plain tar whose last
+    member is a zip file would otherwise pass for that zip."""
+    if archive[:2] == b"\x1f\x8b" or archive[257:262] == b"ustar":
+        return False
+    return zipfile.is_zipfile(io.BytesIO(archive))
+
+
 _ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 
 

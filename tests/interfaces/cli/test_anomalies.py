@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -128,3 +134,45 @@ def test_detect_without_watches_says_so(database: DbTarget, tmp_path: Path) -> N
     bad = _invoke(database, {}, tmp_path, "anomalies", "--window", "soon")
     assert bad.exit_code == 2
     assert "is not a number and a unit" in bad.output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_detect_stops_mid_pass_on_a_signal_and_releases_the_lease(
+    database: DbTarget, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """A Prometheus that takes the connection and never answers holds the pass in its
+    read (timeout 30 s): the signal still stops `vigil detect` at once, lease released."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        config = {
+            "detection": {
+                "prometheus_url": url, "timeout_seconds": 30,
+                "metrics": [{"name": "up", "query": "up"}],
+            },
+        }  # fmt: skip
+        if database.schema:
+            config["database_schema"] = database.schema
+        path = tmp_path / "vigil.yaml"
+        path.write_text(yaml.safe_dump(config))
+        argv = [sys.executable, "-m", "vigil", "--config", str(path)]
+        env = {**os.environ, "VIGIL_DATABASE_URL": database.url}
+        child = subprocess.Popen([*argv, "detect"], env=env, stderr=subprocess.PIPE)
+        try:
+            silent.settimeout(60)
+            connection, _ = silent.accept()  # the pass is reading now
+            child.send_signal(signum)
+            started = time.monotonic()
+            code = child.wait(timeout=20)
+            took = time.monotonic() - started
+            connection.close()
+        finally:
+            child.kill()
+    assert (code, child.stderr.read() if child.stderr else b"") == (0, b"")
+    assert took < 10
+    # Released: another process runs a pass at once.
+    again = subprocess.run(
+        [*argv, "detect", "--once"], env=env, capture_output=True, timeout=60, check=False
+    )
+    assert again.returncode == 1, again.stdout  # it ran, and its read failed (no answer)

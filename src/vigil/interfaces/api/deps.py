@@ -61,7 +61,8 @@ TenantDep = Annotated[str, Depends(get_tenant)]
 
 def _iso_only(value: object) -> object:
     """pydantic reads a number as Unix seconds; the API documents ISO 8601 times only."""
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
         raise ValueError("expected an ISO 8601 time with an offset, e.g. 2026-11-21T10:00:00Z")
     return value
 

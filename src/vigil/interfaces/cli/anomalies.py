@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 from typing import Annotated, Any
@@ -80,33 +79,44 @@ def _print_report(report: PassReport, as_json: bool) -> None:
 
 
 SKIPPED_EXIT = 3  # `detect --once` ran no pass: another process holds the lease
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def _detect(runtime: Runtime, once: bool, as_json: bool) -> int:
-    """Passes until interrupted (SIGINT or SIGTERM: the lease is released on the way out,
-    so a successor takes over at once rather than when it expires)."""
+    """Passes until interrupted. SIGINT or SIGTERM stops at once, mid-pass too (a pass cut
+    short is not saved: the next one reads the same stretch again), and releases the lease
+    on the way out, so a successor takes over at once rather than when it expires. A
+    second signal while stopping has its usual effect."""
     detection = runtime.detection
     assert detection is not None
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await runtime.start(background=False)
+    main = asyncio.current_task()
+    assert main is not None
+
+    def interrupted() -> None:
+        for signum in _STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+        main.cancel()
+
+    for signum in _STOP_SIGNALS:
+        loop.add_signal_handler(signum, interrupted)
     try:
-        while not stop.is_set():
+        await runtime.start(background=False)
+        while True:
             report = await detection.run_once(runtime.clock.now())
             if runtime.bus is None:  # embedded: the events are in intake; process them now
                 await runtime.processor.drain()
             _print_report(report, as_json)
             if once:
                 return SKIPPED_EXIT if report.skipped else (1 if report.failures else 0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), detection.settings.interval_seconds)
+            await asyncio.sleep(detection.settings.interval_seconds)
+    except asyncio.CancelledError:
+        main.uncancel()
         return 0
     finally:
-        await runtime.stop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in _STOP_SIGNALS:
             loop.remove_signal_handler(signum)
+        await runtime.stop()
 
 
 def anomalies(

@@ -27,7 +27,7 @@ def _parse_time(text: str, option: str) -> datetime:
     except ValueError:
         problem = f"{text!r} is not an ISO 8601 time, e.g. 2026-11-21T10:00:00Z"
         raise typer.BadParameter(problem, param_hint=option) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _print_causes(result: RcaResult) -> None:
