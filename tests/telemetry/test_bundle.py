@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
+import pytest
 
 from vigil.telemetry import LOG_COLUMNS, METRIC_COLUMNS, SPAN_COLUMNS, TelemetryBundle
 
@@ -40,3 +41,20 @@ def test_build_normalises_and_slices() -> None:
     )
     assert len(part.metrics) == 1
     assert len(part.logs) == 1
+
+
+def test_blank_and_unreadable_values_are_missing_and_bad_times_are_named() -> None:
+    frame = pd.DataFrame(
+        {
+            "time": ["2026-01-01T00:00:00Z", "  ", None, "2026-01-01T00:01:00Z"],
+            "service": ["api"] * 4,
+            "value": ["1.5", "inf", "-inf", "n/a"],
+        }
+    )
+    bundle = TelemetryBundle.build(metrics=frame)
+    assert bundle.metrics["time"].isna().tolist() == [False, True, True, False]
+    assert bundle.metrics["value"].tolist()[0] == 1.5
+    assert bundle.metrics["value"].isna().tolist() == [False, True, True, True]
+    frame.loc[2, "time"] = "yesterday"
+    with pytest.raises(ValueError, match=r"^metrics: column 'time', data row 3: 'yesterday' is"):
+        TelemetryBundle.build(metrics=frame)

@@ -49,15 +49,17 @@ _FLOAT_COLUMNS = {"value", "duration"}
 
 
 def _times(values: pd.Series, column: str) -> pd.Series:
-    """ISO 8601 times as UTC; a value that is not one is named with its column and row."""
+    """ISO 8601 times as UTC; a blank cell is missing, and a value that is not a time is
+    named with its column and row."""
     try:
         return pd.to_datetime(values, utc=True, format="ISO8601")
     except (ValueError, TypeError, OverflowError) as error:
-        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
         text = values.astype("object").where(values.notna(), "").astype(str).str.strip()
-        bad = (parsed.isna() & (text != "")).to_numpy()
+        values = values.mask(text == "")
+        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        bad = (parsed.isna() & values.notna()).to_numpy()
         if not bad.any():
-            raise
+            return parsed  # only blank cells were in the way
         row = int(np.argmax(bad))
         raise ValueError(
             f"column {column!r}, data row {row + 1}: {values.iloc[row]!r} is not an ISO 8601"
