@@ -35,9 +35,23 @@ def test_single_event(load_fixture: Load, received_at: datetime) -> None:
             "env": "prod",
             "__title__": "catalog search index lagging",
             "__service__": "catalog",
+            "__cluster__": "eu-1",
+            "__namespace__": "shop",
         }
     )
     assert event.fingerprint == expected
+
+
+def test_the_same_alert_on_two_hosts_is_two_alerts(received_at: datetime) -> None:
+    def on(host: str) -> Any:
+        body = {
+            "title": "disk full", "severity": "critical", "ts": "2026-11-21T12:00:00Z",
+            "service": "db", "entity": {"host": host},
+        }  # fmt: skip
+        return _parse(body, received_at)[0]
+
+    assert on("db-1").fingerprint != on("db-2").fingerprint
+    assert on("db-1").fingerprint == on("db-1").fingerprint
 
 
 def test_batch(load_fixture: Load, received_at: datetime) -> None:

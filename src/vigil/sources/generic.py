@@ -8,8 +8,9 @@ The body is one event object or `{"events": [...]}`. Fields of an event:
   environment, region), `labels` (string -> string), `description`, `event_type`
   (alert | incident | change | anomaly | ci | notice, default alert), `correlation_ids`
   (trace_id, commit, deploy, workflow, group_key, external_id);
-- `fingerprint` (identity of the alert; default: a hash of the labels, the service and the
-  title), `id` (identity of this occurrence, so a resend is recognised; default: `ts`).
+- `fingerprint` (identity of the alert; default: a hash of the labels, the service, the
+  other entity fields and the title), `id` (identity of this occurrence, so a resend is
+  recognised; default: `ts`).
 
 The format is strict: an unknown field is an error naming it, so typos are caught at once.
 """
@@ -82,6 +83,10 @@ def _fingerprint(event: _GenericEvent, service: str | None) -> str:
     identity["__title__"] = event.title
     if service:
         identity["__service__"] = service
+    # Where it fires is part of what it is: "disk full" on two hosts is two alerts.
+    for key, value in event.entity.model_dump(exclude_none=True).items():
+        if key != "service":
+            identity[f"__{key}__"] = value
     return fingerprint_labels(identity)
 
 
