@@ -9,6 +9,8 @@ from ulid import ULID
 from vigil.platform.ids import IdFactory, id_floor
 from vigil.testing.clock import FakeClock
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def test_ids_sort_in_clock_order() -> None:
     clock = FakeClock(datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
@@ -52,3 +54,8 @@ def test_the_floor_of_a_moment_is_below_every_id_made_then_and_above_earlier_one
     floor = id_floor(moment)
     assert all(made < floor for made in before)
     assert all(made >= floor for made in at)
+
+
+def test_the_floor_before_1970_is_below_every_id() -> None:
+    assert id_floor(datetime(1, 1, 1, tzinfo=UTC)) == "0" * 26
+    assert id_floor(datetime(1969, 12, 31, tzinfo=UTC)) < IdFactory(FakeClock(_EPOCH)).new()

@@ -154,3 +154,13 @@ def test_the_documented_example_configuration_loads() -> None:
     example = Path(__file__).parents[2] / "docs" / "vigil.example.yaml"
     settings = load_settings(example)
     assert settings.retention.intake_days == 7
+
+
+def test_retention_null_from_the_environment_and_at_most_a_century(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VIGIL_RETENTION__INTAKE_DAYS", "null")
+    assert load_settings().retention.intake_days is None
+    monkeypatch.setenv("VIGIL_RETENTION__INTAKE_DAYS", "40000")
+    with pytest.raises(ValidationError, match="less than or equal to 36500"):
+        load_settings()

@@ -135,8 +135,7 @@ class Processor:
             try:
                 await self.drain(stop)
                 await self._lift_mutes()
-                if self._janitor is not None:
-                    await self._janitor.tidy(self._clock.now())
+                await self._tidy()
                 backoff = 0.1
             except Exception:
                 log.exception("processing failed; retrying in %.1fs", backoff)
@@ -158,6 +157,8 @@ class Processor:
         while not (stop and stop.is_set()) and (claimed := await self._process_next()):
             total += claimed
             await self._refresh_statistics()
+            if stop is not None:  # the run loop's: a backlog must not hold retention off
+                await self._tidy()
         await self._update_backlog()
         if stop is None:
             await self.settle()
@@ -182,9 +183,16 @@ class Processor:
     async def tidy(self) -> Tidied:
         """Delete what the retention settings let go, now (see `vigil.pipeline.retention`);
         the run loop does it every `retention.every_seconds`."""
+        return await self._tidy(force=True)
+
+    async def _tidy(self, *, force: bool = False) -> Tidied:
         if self._janitor is None:
             return Tidied()
-        return await self._janitor.tidy(self._clock.now(), force=True)
+        done = await self._janitor.tidy(self._clock.now(), force=force)
+        deleted = self._metrics.retention_deleted
+        deleted.labels(table="intake").inc(done.intake)
+        deleted.labels(table="dead_letters").inc(done.dead_letters)
+        return done
 
     async def lift_mutes(self) -> int:
         """Look over the muted alerts now (see `_lift_mutes`); for commands and tests."""

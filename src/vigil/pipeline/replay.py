@@ -94,8 +94,16 @@ class DeadLetterReplayer:
             return False, f"still failing: {exc}"
         intake_id = await self._requeue(letter)
         # Only this request: a backlog is the processor's to work through, not the caller's.
-        await self._processor.process_request(intake_id)
+        if not await self._processor.process_request(intake_id) and not await self._kept(
+            intake_id
+        ):  # not processed here, and not there for another processor either
+            return False, "not processed: its request was deleted meanwhile; replay it again"
         return True, f"parsed into {len(events)} event(s) and processed"
+
+    async def _kept(self, intake_id: str) -> bool:
+        async with self._outbox.session() as session:
+            query = sa.select(intake.c.id).where(intake.c.id == intake_id)
+            return (await session.execute(query)).scalar_one_or_none() is not None
 
     async def _requeue(self, letter: DeadLetter) -> str:
         """Put the letter's request back in intake as pending; returns its intake id."""

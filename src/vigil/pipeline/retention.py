@@ -5,13 +5,17 @@ server's disk does not fill with old request bodies (`RetentionSettings`).
 * dead letters after ``dead_letter_days``, replayed or not.
 
 Rows go by their id, a ULID made when the row was (`vigil.platform.ids.id_floor`): a range
-of the primary key, no scan. Deletes run in batches, each its own short transaction, so
-that webhooks and processing never wait long behind one. Events, incidents and receipts
+of the primary key, no scan. Deletes run in batches of `BATCH`, each its own short
+transaction with a pause after it, so that webhooks never wait long behind one (SQLite has
+one writer at a time); then SQLite's write-ahead log is truncated, or the space freed
+would stay taken twice. The processor runs a round when one is due, between batches too,
+so a backlog does not hold retention off. Events, incidents and receipts
 are kept: they are history, and the statistics count them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +31,8 @@ __all__ = ["Janitor", "Tidied"]
 
 log = logging.getLogger(__name__)
 
-BATCH = 2000  # rows a delete takes at most
+BATCH = 500  # rows a delete takes at most
+PAUSE = 0.05  # seconds between deletes: a webhook waiting for SQLite's lock gets it
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +51,21 @@ class Janitor:
         self._db, self._outbox, self._settings = db, outbox, settings
         self._last: datetime | None = None
 
+    def due(self, now: datetime) -> bool:
+        every = timedelta(seconds=self._settings.every_seconds)
+        return self._last is None or now - self._last >= every
+
     async def tidy(self, now: datetime, *, force: bool = False) -> Tidied:
         """One round, if one is due (or ``force``)."""
-        every = timedelta(seconds=self._settings.every_seconds)
-        if not force and self._last is not None and now - self._last < every:
+        if not (force or self.due(now)):
             return Tidied()
         self._last = now
-        done = Tidied(
-            intake=await self._expire(self._outbox, intake, self._settings.intake_days, now),
-            dead_letters=await self._expire(
-                self._db, dead_letters, self._settings.dead_letter_days, now
-            ),
-        )
+        settings = self._settings
+        requests = await self._expire(self._outbox, intake, settings.intake_days, now)
+        if self._outbox is not self._db:  # an older version kept intake in the main file
+            requests += await self._expire(self._db, intake, settings.intake_days, now)
+        letters = await self._expire(self._db, dead_letters, settings.dead_letter_days, now)
+        done = Tidied(intake=requests, dead_letters=letters)
         if done.intake or done.dead_letters:
             log.info(
                 "retention: deleted %d processed request(s) and %d dead letter(s)",
@@ -71,16 +79,24 @@ class Janitor:
         if days is None:
             return 0
         floor = id_floor(now - timedelta(days=days))
-        old = sa.select(table.c.id).where(table.c.id < floor)
+        old: list[sa.ColumnElement[bool]] = [table.c.id < floor]
         if table is intake:
-            old = old.where(intake.c.state != "pending")
-        batch = old.order_by(table.c.id).limit(BATCH).scalar_subquery()
+            # Also in the delete itself: Postgres works the subquery out once, and a replay
+            # may set a row pending again meanwhile.
+            old.append(intake.c.state != "pending")
+        batch = sa.select(table.c.id).where(*old).order_by(table.c.id).limit(BATCH)
+        delete = table.delete().where(table.c.id.in_(batch.scalar_subquery()), *old)
         total = 0
         while True:
             async with db.writing() as session:
-                deleted = await session.execute(table.delete().where(table.c.id.in_(batch)))
+                deleted = await session.execute(delete)
                 await session.commit()
             count: int = deleted.rowcount or 0  # type: ignore[attr-defined]
             total += count
             if count < BATCH:
-                return total
+                break
+            await asyncio.sleep(PAUSE)
+        if total:
+            # The pages freed went through SQLite's write-ahead log: give that space back.
+            await db.checkpoint(truncate=True)
+        return total

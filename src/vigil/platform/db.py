@@ -265,12 +265,14 @@ class Database:
             with conn.begin():
                 return work(conn)
 
-    async def checkpoint(self) -> None:
+    async def checkpoint(self, *, truncate: bool = False) -> None:
         """SQLite: copy the write-ahead log into the database file (PASSIVE: it never
-        waits for, nor blocks, readers and writers). Others: nothing."""
+        waits for, nor blocks, readers and writers); with ``truncate``, also give the log's
+        disk space back when it is all copied (after a large delete). Others: nothing."""
         if self.is_sqlite:
+            mode = "TRUNCATE" if truncate else "PASSIVE"
             async with self.engine.connect() as conn:
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                await conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})")
 
     @property
     def is_sqlite(self) -> bool:

@@ -22,5 +22,8 @@ class IdFactory:
 
 
 def id_floor(moment: datetime) -> str:
-    """The smallest id made at ``moment``: ids below it were all made before it."""
+    """The smallest id made at ``moment``: ids below it were all made before it (no id is
+    older than 1970, so any earlier moment has the smallest id of all)."""
+    if moment.timestamp() < 0:
+        return "0" * 26
     return str(ULID.from_datetime(moment))[:10] + "0" * 16

@@ -64,6 +64,12 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
+        self.retention_deleted = Counter(
+            "vigil_retention_deleted",
+            "Rows deleted by retention (processed requests, dead letters)",
+            ["table"],
+            registry=r,
+        )
         self.backlog = Gauge(
             "vigil_intake_backlog", "Stored webhook requests not yet processed", registry=r
         )

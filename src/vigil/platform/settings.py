@@ -6,10 +6,18 @@ import os
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import platformdirs
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -128,14 +136,25 @@ class IncidentSettings(_Model):
     auto_resolve: Literal["all", "first", "last", "never"] = "all"
 
 
+def _none_as_text(value: object) -> object:
+    """``null`` in an environment variable (`VIGIL_RETENTION__INTAKE_DAYS=null`) is None."""
+    if isinstance(value, str) and value.strip().lower() in ("", "null", "none"):
+        return None
+    return value
+
+
+# Days to keep, at most a century; None keeps for ever.
+_Days = Annotated[Annotated[float, Field(gt=0, le=36500)] | None, BeforeValidator(_none_as_text)]
+
+
 class RetentionSettings(_Model):
     """How long what was taken in is kept (None: for ever). Events, incidents and the
     receipts behind the statistics are kept; these are the bulky parts."""
 
     # Raw webhook requests once processed (pending ones are always kept).
-    intake_days: float | None = Field(default=7, gt=0)
+    intake_days: _Days = 7
     # Dead letters, replayed or not: fix the sender and replay within this time.
-    dead_letter_days: float | None = Field(default=30, gt=0)
+    dead_letter_days: _Days = 30
     every_seconds: float = Field(default=3600, gt=0)
 
 
