@@ -143,22 +143,50 @@ class Board:
     def split_off(
         self, view: IncidentView, moved: list[MemberView], title: str, at: datetime
     ) -> IncidentView:
-        """A new incident holding `moved` (already re-homed in the database by the caller)."""
+        """A new incident holding `moved` (already re-homed in the database by the caller).
+
+        It carries on from where the source was with these alerts: acknowledged if the
+        source was (its page was answered), and resolved if none of them fires any more
+        (nothing would resolve it later: its alerts will not change)."""
         first = min(moved, key=lambda m: m.attached_at)
         incident_id = self.ids.new()
-        row = dict(self.rows[view.id], id=incident_id, title=title[:1024], reopened=0)
-        row.update(state=IncidentState.DETECTED.value, opener_event_id=first.event_id,
-                   detected_at=first.attached_at, acknowledged_at=None, mitigated_at=None,
-                   resolved_at=None, learned_at=None)  # fmt: skip
+        source = self.rows[view.id]
+        acknowledged, resolved = source["acknowledged_at"], None
+        state = IncidentState.ACKNOWLEDGED if acknowledged else IncidentState.DETECTED
+        if not any(m.firing for m in moved):
+            state, resolved = IncidentState.RESOLVED, source["resolved_at"] or at
+        row = dict(source, id=incident_id, title=title[:1024], reopened=0)
+        row.update(state=state.value, opener_event_id=first.event_id,
+                   detected_at=first.attached_at, acknowledged_at=acknowledged,
+                   mitigated_at=None, resolved_at=resolved, learned_at=None)  # fmt: skip
         self.rows[incident_id] = row
-        new = IncidentView(incident_id, IncidentState.DETECTED, first.attached_at, None,
-                           first.event_id)  # fmt: skip
+        new = IncidentView(incident_id, state, first.attached_at, resolved, first.event_id)
         new.summarise(moved)
         new.last_activity = max(m.attached_at for m in moved)
         self.views[incident_id] = new
         self._new.add(incident_id)
         self._dirty.add(view.id)
         return new
+
+    def fold_times(self, target: IncidentView, sources: list[IncidentView], actor: str) -> None:
+        """After a merge: the failure was detected when the first of its incidents was, and
+        its page answered when the first of them was acknowledged (MTTA counts from those).
+        A target still waiting for its acknowledgement takes the sources' one."""
+        row = self.rows[target.id]
+        merged = [self.rows[source.id] for source in sources]
+        row["detected_at"] = min(r["detected_at"] for r in (row, *merged))
+        acks = [r["acknowledged_at"] for r in merged if r["acknowledged_at"] is not None]
+        if not acks:
+            return
+        first = min(acks)
+        if target.state is IncidentState.DETECTED:
+            self.move(
+                target, Trigger.ACKNOWLEDGE, actor, "acknowledged as a merged incident", first
+            )
+            row["acknowledged_at"] = first
+        else:
+            row["acknowledged_at"] = min(row["acknowledged_at"] or first, first)
+        self._dirty.add(target.id)
 
     def attach(self, view: IncidentView, signal: Signal, member: MemberView) -> None:
         text = f"alert joined: {signal.title}" + (f" on {signal.service}" if signal.service else "")

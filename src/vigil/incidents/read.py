@@ -14,7 +14,9 @@ from vigil.incidents import repository
 from vigil.incidents.lifecycle import IncidentState, allowed_triggers
 from vigil.incidents.repository import IncidentQuery
 from vigil.incidents.tables import incident_members, incidents
+from vigil.pipeline.repository import ALERT_TYPES
 from vigil.pipeline.tables import events, receipts
+from vigil.platform.ids import id_floor
 
 __all__ = [
     "IncidentDetail",
@@ -160,30 +162,46 @@ def _median_mean(values: list[float]) -> tuple[float | None, float | None]:
 async def incident_stats(
     session: AsyncSession, tenant_id: str, since: datetime | None = None
 ) -> IncidentStats:
-    """`alerts_in` counts every alert notification accepted (repeats included, redeliveries
-    not); noise reduction is 1 - incidents out / alerts in."""
-    alerts = sa.select(sa.func.count()).select_from(receipts)
-    alerts = alerts.where(receipts.c.tenant_id == tenant_id)
+    """Since ``since`` (by when Vigil took each in): `alerts_in` counts every notification
+    of an alert accepted (repeats included, redeliveries and changes, CI runs and notes
+    not), `incidents_out` the incidents opened, with their MTTA and MTTR; noise reduction
+    is 1 - incidents out / alerts in. `open_incidents` is every incident open now."""
+    alerts = (
+        sa.select(sa.func.count())
+        .select_from(receipts.join(events, events.c.id == receipts.c.event_id))
+        .where(receipts.c.tenant_id == tenant_id, events.c.event_type.in_(ALERT_TYPES))
+    )
     stored = sa.select(sa.func.count()).select_from(events).where(events.c.tenant_id == tenant_id)
     found = sa.select(incidents).where(
         incidents.c.tenant_id == tenant_id, incidents.c.merged_into.is_(None)
     )
+    active = ("detected", "acknowledged", "investigating", "mitigated")
+    still_open = (
+        sa.select(sa.func.count())
+        .select_from(incidents)
+        .where(
+            incidents.c.tenant_id == tenant_id,
+            incidents.c.state.in_(active),
+            incidents.c.merged_into.is_(None),
+        )
+    )
     if since is not None:
         alerts = alerts.where(receipts.c.received_at >= since)
         stored = stored.where(events.c.last_seen >= since)
-        found = found.where(incidents.c.detected_at >= since)
+        # Opened since: an incident's id is made when it is (its detection time is the
+        # sender's, which may be long before).
+        found = found.where(incidents.c.id >= id_floor(since))
     alerts_in = int((await session.execute(alerts)).scalar_one())
     rows = [IncidentSummary.of(dict(r)) for r in (await session.execute(found)).mappings()]
     mtta = _median_mean([r.mtta_seconds for r in rows if r.mtta_seconds is not None])
     mttr = _median_mean([r.mttr_seconds for r in rows if r.mttr_seconds is not None])
-    active = {"detected", "acknowledged", "investigating", "mitigated"}
     return IncidentStats(
         since=since,
         alerts_in=alerts_in,
         events_stored=int((await session.execute(stored)).scalar_one()),
         incidents_out=len(rows),
         noise_reduction=1 - len(rows) / alerts_in if alerts_in else None,
-        open_incidents=sum(r.state.value in active for r in rows),
+        open_incidents=int((await session.execute(still_open)).scalar_one()),
         mtta_seconds_median=mtta[0],
         mtta_seconds_mean=mtta[1],
         mttr_seconds_median=mttr[0],

@@ -84,7 +84,8 @@ async def insert_incidents(session: AsyncSession, rows: list[dict[str, Any]]) ->
 
 
 _UPDATABLE = (
-    "title", "state", "severity", "priority", "services", "alert_count", "acknowledged_at",
+    "title", "state", "severity", "priority", "services", "alert_count", "detected_at",
+    "acknowledged_at",
     "mitigated_at", "resolved_at", "learned_at", "last_activity_at", "updated_at",
     "reopened", "merged_into",
 )  # fmt: skip

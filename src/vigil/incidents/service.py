@@ -99,6 +99,7 @@ class IncidentService:
                              actor=actor, into=target.id)  # fmt: skip
                 board.record(target, now, "merged", f"{source.id} merged in ({len(moved)} "
                              f"alert(s)): {reason}", actor=actor, source=source.id)  # fmt: skip
+            board.fold_times(target, sources, actor)
             board.touch(target, target.last_activity)
             await board.flush(session, now)
             await repository.insert_feedback(

@@ -27,7 +27,10 @@ __all__ = ["CorrelateStage", "signal_of"]
 _CORRELATED = frozenset({EventType.ALERT, EventType.INCIDENT, EventType.ANOMALY})
 
 
-def signal_of(item: Item) -> Signal:
+def signal_of(item: Item, now: datetime) -> Signal:
+    """What correlation needs of an item. Its time is the sender's, but never after
+    ``now``: a clock a little ahead (within the allowed skew) must not stamp an incident's
+    detection or resolve in the future, nor stretch MTTR."""
     event = item.event
     ids = event.correlation_ids
     changes = {f"{k}:{v}" for k, v in (("deploy", ids.deploy), ("commit", ids.commit),
@@ -40,7 +43,7 @@ def signal_of(item: Item) -> Signal:
         service=event.service,
         group_key=ids.group_key,
         change_keys=frozenset(changes),
-        ts=event.ts,
+        ts=min(event.ts, now),
         firing=(item.status or event.status.value) == EventStatus.FIRING.value,
         title=event.title,
         severity=event.severity.value,
@@ -85,7 +88,7 @@ class CorrelateStage:
         board = Board(tenant_id, self._ids)
         # Replayed or late traffic is judged by its own time, not the processing time.
         earliest = min(ctx.now, *(item.event.ts for item in items))
-        signals = [signal_of(item) for item in items]
+        signals = [signal_of(item, ctx.now) for item in items]
         changes = sorted({s for item in items if _is_change(item) and (s := item.event.service)})
         loaded = await lookup.load_incidents(
             ctx.session,

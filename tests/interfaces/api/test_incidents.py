@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from tests.conftest import T0, MakeClient, MakeRuntime
 from tests.incidents.conftest import CATALOG, fire
 from tests.ingestion import ingest
-from tests.payloads import am_alert, am_body
+from tests.payloads import am_alert, am_body, generic_body, generic_event
 from vigil.incidents.tables import incident_feedback
 from vigil.interfaces.runtime import Runtime
 from vigil.testing.clock import FakeClock
@@ -219,3 +219,66 @@ async def test_text_holding_a_nul_is_422_on_every_database(
         refused = await client.post(path, json=body)
         assert refused.status_code == 422, refused.text
         assert "NUL" in refused.json()["error"]["problem"]
+
+
+async def _transition(client: httpx.AsyncClient, incident_id: str, trigger: str) -> None:
+    moved = await client.post(
+        f"/api/v1/incidents/{incident_id}/transitions", json={"trigger": trigger, "actor": "ana"}
+    )
+    assert moved.status_code == 200, moved.text
+
+
+async def test_a_merge_keeps_the_first_detection_and_acknowledgement(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    await _two_incidents(runtime)
+    search_id, shop_id = await _ids(client)
+    runtime.clock.set(T0 + timedelta(minutes=7))  # type: ignore[attr-defined]
+    await _transition(client, shop_id, "acknowledge")  # 7 minutes after T0
+    merged = await client.post(
+        f"/api/v1/incidents/{search_id}/merge", json={"incidents": [shop_id], "actor": "ana"}
+    )
+    detail = merged.json()
+    # One failure: detected at T0 (payments), answered at +7 min; not search's +2 min.
+    assert (detail["state"], detail["mtta_seconds"]) == ("acknowledged", 420.0)
+    stats = (await client.get("/api/v1/stats")).json()
+    assert (stats["incidents_out"], stats["mtta_seconds_median"]) == (1, 420.0)
+
+
+async def test_alerts_split_off_a_resolved_incident_make_a_resolved_one(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    await fire(runtime, "HighLatencyP99", "payments", T0)
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=1))
+    await fire(runtime, "HighLatencyP99", "payments", T0 + timedelta(minutes=4), status="resolved")
+    await fire(runtime, "HighErrorRatio", "checkout", T0 + timedelta(minutes=5), status="resolved")
+    (shop_id,) = await _ids(client)
+    shop = (await client.get(f"/api/v1/incidents/{shop_id}")).json()
+    assert shop["state"] == "resolved"
+    checkout = next(m["event_id"] for m in shop["members"] if m["service"] == "checkout")
+    split = await client.post(
+        f"/api/v1/incidents/{shop_id}/split", json={"event_ids": [checkout], "actor": "bo"}
+    )
+    new = split.json()
+    assert (new["state"], new["resolved_at"]) == ("resolved", shop["resolved_at"])
+    assert (await client.get("/api/v1/stats")).json()["open_incidents"] == 0
+
+
+async def test_stats_count_by_arrival_and_only_alerts(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """An alert that started long before it arrived opens its incident in the window it
+    arrived in; deploys are not alerts; an incident open now is open whatever the window."""
+    runtime.clock.set(T0 + timedelta(hours=1))  # type: ignore[attr-defined]
+    for i in range(3):  # three disks of one failure, all full since T0
+        labels = {"alertname": "DiskFull", "service": "db", "severity": "critical"}
+        await ingest(runtime, "alertmanager", am_body(am_alert({**labels, "disk": f"d{i}"}, T0)))
+        runtime.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    deploy = generic_body(generic_event("deploy db 1.2", T0, event_type="change"))
+    await ingest(runtime, "generic", deploy)
+    since = (T0 + timedelta(minutes=30)).isoformat()
+    stats = (await client.get("/api/v1/stats", params={"since": since})).json()
+    assert (stats["alerts_in"], stats["incidents_out"], stats["open_incidents"]) == (3, 1, 1)
+    later = (T0 + timedelta(hours=2)).isoformat()
+    stats = (await client.get("/api/v1/stats", params={"since": later})).json()
+    assert (stats["alerts_in"], stats["incidents_out"], stats["open_incidents"]) == (0, 0, 1)
