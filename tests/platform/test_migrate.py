@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 
 from tests.conftest import POSTGRES_URL, DbTarget, postgres_schema, run_postgres
+from vigil.pipeline.tables import events
 from vigil.platform import migrate
 from vigil.platform.db import Database
 from vigil.platform.migrate import current_revision, head_revision, upgrade
@@ -96,3 +98,33 @@ async def _downgrade(db: Database, revision: str) -> None:
             command.downgrade(config, revision)
 
         await conn.run_sync(run)
+
+
+async def test_receipts_taken_before_0010_learn_their_event_type(database: DbTarget) -> None:
+    db = Database(database.url, schema=database.schema)
+    at = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    event = {
+        "id": "01E", "tenant_id": "t", "source": "generic", "event_type": "change",
+        "fingerprint": "f", "ts": at, "received_at": at, "first_seen": at, "last_seen": at,
+        "severity": "info", "status": "resolved", "priority": "P3", "title": "deploy",
+        "description": "", "entity": {}, "labels": {}, "correlation_ids": {},
+        "enrichment": {}, "raw": {}, "ingest_id": "i", "last_ingest_id": "i",
+        "schema_version": 1, "occurrences": 1, "flaps": 0,
+    }  # fmt: skip
+    try:
+        await upgrade(db, "0009")
+        async with db.engine.begin() as conn:
+            await conn.execute(events.insert().values(event))
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO receipts (tenant_id, ingest_id, event_id, received_at, status)"
+                    " VALUES ('t', 'i', '01E', :at, 'resolved')"
+                ),
+                {"at": at},
+            )
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            kinds = (await conn.execute(sa.text("SELECT event_type FROM receipts"))).all()
+    finally:
+        await db.dispose()
+    assert kinds == [("change",)]

@@ -106,13 +106,16 @@ class Board:
         return [self.views[i] for i in sorted(found)]
 
     def _index(self, event_id: str, incident_id: str) -> None:
-        # The newest incident an event belongs to is its current one.
+        # An alert that fired again after its incident ended belongs to two: its current
+        # one is the one it joined last (not the one detected last: a merge moves that).
         current = self._by_event.get(event_id)
-        if (
-            current is None
-            or self.rows[current]["detected_at"] <= self.rows[incident_id]["detected_at"]
+        if current is None or self._joined(current, event_id) <= self._joined(
+            incident_id, event_id
         ):
             self._by_event[event_id] = incident_id
+
+    def _joined(self, incident_id: str, event_id: str) -> tuple[datetime, str]:
+        return self.views[incident_id].members[event_id].attached_at, incident_id
 
     def incident_of(self, event_id: str) -> IncidentView | None:
         found = self._by_event.get(event_id)
@@ -152,6 +155,8 @@ class Board:
         incident_id = self.ids.new()
         source = self.rows[view.id]
         acknowledged, resolved = source["acknowledged_at"], None
+        if acknowledged is not None:  # answered already when these alerts came: at once
+            acknowledged = max(acknowledged, first.attached_at)
         state = IncidentState.ACKNOWLEDGED if acknowledged else IncidentState.DETECTED
         if not any(m.firing for m in moved):
             state, resolved = IncidentState.RESOLVED, source["resolved_at"] or at

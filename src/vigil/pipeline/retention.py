@@ -7,10 +7,11 @@ server's disk does not fill with old request bodies (`RetentionSettings`).
 Rows go by their id, a ULID made when the row was (`vigil.platform.ids.id_floor`): a range
 of the primary key, no scan. Deletes run in batches of `BATCH`, each its own short
 transaction with a pause after it, so that webhooks never wait long behind one (SQLite has
-one writer at a time); then SQLite's write-ahead log is truncated, or the space freed
-would stay taken twice. The processor runs a round when one is due, between batches too,
-so a backlog does not hold retention off. Events, incidents and receipts
-are kept: they are history, and the statistics count them.
+one writer at a time); SQLite's write-ahead log is copied on after each batch and
+truncated after each round when no reader is in the way, or the space freed would stay
+taken twice. The processor runs a
+round when one is due, between its batches too, so a backlog does not hold retention off.
+Events, incidents and receipts are kept: they are history, and the statistics count them.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class Janitor:
         if self._outbox is not self._db:  # an older version kept intake in the main file
             requests += await self._expire(self._db, intake, settings.intake_days, now)
         letters = await self._expire(self._db, dead_letters, settings.dead_letter_days, now)
+        # Give the log's space back (tried each round: a reader in the way means next time).
+        for db in {id(self._outbox): self._outbox, id(self._db): self._db}.values():
+            await db.checkpoint(truncate=True)
         done = Tidied(intake=requests, dead_letters=letters)
         if done.intake or done.dead_letters:
             log.info(
@@ -93,10 +97,12 @@ class Janitor:
                 await session.commit()
             count: int = deleted.rowcount or 0  # type: ignore[attr-defined]
             total += count
+            if count == 0:
+                break
+            # The pages freed go through SQLite's write-ahead log: copy them on as they
+            # come (this waits for no one), so that the log does not grow by all of them.
+            await db.checkpoint()
             if count < BATCH:
                 break
             await asyncio.sleep(PAUSE)
-        if total:
-            # The pages freed went through SQLite's write-ahead log: give that space back.
-            await db.checkpoint(truncate=True)
         return total

@@ -139,4 +139,5 @@ class StoreStage:
             "intake_id": item.intake_id,
             "received_at": item.event.received_at,
             "status": item.event.status.value,
+            "event_type": item.event.event_type.value,
         }

@@ -97,6 +97,8 @@ receipts = sa.Table(
     sa.Column("intake_id", sa.String(26)),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("event_type", sa.String(16)),  # what the statistics count as alerts in
+    sa.Index("ix_receipts_tenant_received", "tenant_id", "received_at"),
 )
 
 dead_letters = sa.Table(

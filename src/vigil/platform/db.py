@@ -104,13 +104,17 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+_BUSY_MS = 10_000  # how long a SQLite statement waits for another's lock
+_NO_WAIT = 0
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     # WAL lets readers run beside the writer; synchronous=NORMAL keeps every commit
     # safe against a process crash (SIGKILL), which is what a 2xx promises.
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
     # Let SQLAlchemy's "begin" hook issue BEGIN itself (the driver's own is deferred and
@@ -267,12 +271,20 @@ class Database:
 
     async def checkpoint(self, *, truncate: bool = False) -> None:
         """SQLite: copy the write-ahead log into the database file (PASSIVE: it never
-        waits for, nor blocks, readers and writers); with ``truncate``, also give the log's
-        disk space back when it is all copied (after a large delete). Others: nothing."""
-        if self.is_sqlite:
-            mode = "TRUNCATE" if truncate else "PASSIVE"
-            async with self.engine.connect() as conn:
-                await conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})")
+        waits for, nor blocks, readers and writers). With ``truncate`` (after a large
+        delete), also give the log's disk space back, but only if no reader is in the
+        way right now: truncating waits for readers while it holds writers off, so it is
+        tried once, not waited for. Others: nothing."""
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            if truncate:
+                await conn.exec_driver_sql(f"PRAGMA busy_timeout={_NO_WAIT}")
+                try:
+                    await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout={_BUSY_MS}")
 
     @property
     def is_sqlite(self) -> bool:
