@@ -56,17 +56,19 @@ def _invoke(
     return CliRunner(env={"COLUMNS": "200"}).invoke(app, argv, obj=State(factory=factory))
 
 
-def test_detect_once_then_list_anomalies(
-    database: DbTarget, prometheus: FakeTelemetryServer, tmp_path: Path
-) -> None:
+def _latency_watch(prometheus: FakeTelemetryServer) -> dict[str, object]:
+    """Detection settings watching the fixture's latency series for the last hour."""
     watch = {
         "name": "latency", "query": "shop_latency_ms", "step_seconds": STEP,
         "slo_relevant": True, "gates": {"min_history": 120, "threshold": 0.8},
     }  # fmt: skip
-    detection = {
-        "prometheus_url": prometheus.url, "metrics": [watch], "initial_lookback_seconds": 3600,
-    }  # fmt: skip
-    config = {"detection": detection}
+    return {"prometheus_url": prometheus.url, "metrics": [watch], "initial_lookback_seconds": 3600}
+
+
+def test_detect_once_then_list_anomalies(
+    database: DbTarget, prometheus: FakeTelemetryServer, tmp_path: Path
+) -> None:
+    config = {"detection": _latency_watch(prometheus)}
     ran = _invoke(database, config, tmp_path, "detect", "--once", "--json")
     assert ran.exit_code == 0, ran.output
     report = json.loads(ran.output)
@@ -96,15 +98,7 @@ def test_detect_once_then_list_anomalies(
 def test_a_detection_tenant_is_listed_and_a_held_lease_is_exit_3(
     database: DbTarget, prometheus: FakeTelemetryServer, tmp_path: Path
 ) -> None:
-    watch = {
-        "name": "latency", "query": "shop_latency_ms", "step_seconds": STEP,
-        "slo_relevant": True, "gates": {"min_history": 120, "threshold": 0.8},
-    }  # fmt: skip
-    detection = {
-        "prometheus_url": prometheus.url, "metrics": [watch], "initial_lookback_seconds": 3600,
-        "tenant": "ops",
-    }  # fmt: skip
-    config = {"detection": detection}
+    config = {"detection": {**_latency_watch(prometheus), "tenant": "ops"}}
     assert _invoke(database, config, tmp_path, "detect", "--once").exit_code == 0
     listed = _invoke(database, config, tmp_path, "anomalies", "--window", "2h", "--json")
     assert [item["service"] for item in json.loads(listed.output)] == ["checkout"]
