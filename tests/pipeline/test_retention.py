@@ -21,10 +21,11 @@ from tests.ingestion import (
 )
 from tests.payloads import REAL_ALERTMANAGER, REAL_FINGERPRINT, generic_body, generic_event
 from vigil.interfaces.runtime import Runtime
-from vigil.pipeline import IntakeRejectedError
+from vigil.pipeline import IntakeRejectedError, retention
 from vigil.pipeline.deadletters import NewDeadLetter, insert_dead_letters
-from vigil.pipeline.retention import Tidied
+from vigil.pipeline.retention import Janitor, Tidied
 from vigil.pipeline.tables import intake
+from vigil.platform.settings import RetentionSettings
 from vigil.testing.clock import FakeClock
 
 
@@ -134,3 +135,18 @@ async def test_a_backlog_does_not_hold_retention_off(
         await accept(runtime, "generic", generic_body(generic_event(f"new {i}", clock.now())))
     await runtime.processor.drain(asyncio.Event())  # as the run loop drains
     assert await _intake_states(runtime) == ["done", "done", "done"]
+
+
+async def test_a_large_purge_comes_in_short_rounds_each_due_at_once(
+    make_runtime: MakeRuntime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "BATCH", 2)
+    monkeypatch.setattr(retention, "ROUND_BATCHES", 1)
+    runtime = await make_runtime()
+    for i in range(5):
+        await ingest(runtime, "generic", generic_body(generic_event(f"e{i}", clock.now())))
+    clock.advance(timedelta(days=8))
+    janitor = Janitor(runtime.db, runtime.outbox, RetentionSettings())
+    rounds = [await janitor.tidy(clock.now()) for _ in range(4)]
+    assert [r.intake for r in rounds] == [2, 2, 1, 0]  # the last one was not due
+    assert await _intake_states(runtime) == []

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500  # rows a delete takes at most
 PAUSE = 0.05  # seconds between deletes: a webhook waiting for SQLite's lock gets it
+ROUND_BATCHES = 20  # batches a round deletes at most (about a second and a half)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +58,20 @@ class Janitor:
         return self._last is None or now - self._last >= every
 
     async def tidy(self, now: datetime, *, force: bool = False) -> Tidied:
-        """One round, if one is due (or ``force``)."""
+        """One round, if one is due (or ``force``). A round deletes at most
+        `ROUND_BATCHES` batches; one cut short leaves the next one due at once, so that a
+        large first purge comes in short rounds between processing batches and shutdown
+        never waits for it."""
         if not (force or self.due(now)):
             return Tidied()
         self._last = now
-        settings = self._settings
-        requests = await self._expire(self._outbox, intake, settings.intake_days, now)
+        settings, budget = self._settings, _Budget(ROUND_BATCHES)
+        requests = await self._expire(self._outbox, intake, settings.intake_days, now, budget)
         if self._outbox is not self._db:  # an older version kept intake in the main file
-            requests += await self._expire(self._db, intake, settings.intake_days, now)
-        letters = await self._expire(self._db, dead_letters, settings.dead_letter_days, now)
+            requests += await self._expire(self._db, intake, settings.intake_days, now, budget)
+        letters = await self._expire(self._db, dead_letters, settings.dead_letter_days, now, budget)
+        if budget.left <= 0:
+            self._last = None  # more to delete: the next round is due at once
         # Give the log's space back (tried each round: a reader in the way means next time).
         for db in {id(self._outbox): self._outbox, id(self._db): self._db}.values():
             await db.checkpoint(truncate=True)
@@ -78,7 +84,7 @@ class Janitor:
         return done
 
     async def _expire(
-        self, db: Database, table: sa.Table, days: float | None, now: datetime
+        self, db: Database, table: sa.Table, days: float | None, now: datetime, budget: _Budget
     ) -> int:
         if days is None:
             return 0
@@ -91,7 +97,8 @@ class Janitor:
         batch = sa.select(table.c.id).where(*old).order_by(table.c.id).limit(BATCH)
         delete = table.delete().where(table.c.id.in_(batch.scalar_subquery()), *old)
         total = 0
-        while True:
+        while budget.left > 0:
+            budget.left -= 1
             async with db.writing() as session:
                 deleted = await session.execute(delete)
                 await session.commit()
@@ -106,3 +113,8 @@ class Janitor:
                 break
             await asyncio.sleep(PAUSE)
         return total
+
+
+@dataclass
+class _Budget:
+    left: int  # batches a round may still delete
